@@ -1,0 +1,123 @@
+# Makefile — builds dstack-kms, dstack-kmsctl and the tests.
+#
+#   make            build/dstack-kms, build/dstack-kmsctl
+#   make test       install missing deps, build, run unit + integration tests
+#   make run        a throwaway KMS on 127.0.0.1:9100 (dev auth, host mode)
+#   make asan       the same build with ASan+UBSan in build-asan/, then its unit tests
+#   make fmt        clang-format every source file; make fmt-check fails on drift
+BUILD    ?= build
+CC       ?= gcc
+PKGS     := openssl libevent libevent_openssl libevent_pthreads libcurl libsecp256k1 jansson libprotobuf-c
+VERSION  := 0.6.0
+
+# Missing Debian packages are installed before anything is built (README: the
+# two commands do all set-up on a fresh Debian 12 machine).
+DEPS_OK  := $(shell scripts/install-deps.sh --check >/dev/null 2>&1 && echo yes)
+ifneq ($(DEPS_OK),yes)
+ifeq ($(filter clean fmt fmt-check,$(MAKECMDGOALS)),)
+DEPS_RC  := $(shell scripts/install-deps.sh >&2; echo $$?)
+ifneq ($(DEPS_RC),0)
+$(error scripts/install-deps.sh failed; see its output above)
+endif
+DEPS_OK  := yes
+endif
+endif
+ifeq ($(DEPS_OK),yes)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+endif
+
+WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wvla
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS   ?= -O2 -g
+ifeq ($(SAN),1)
+HARDEN   := -fPIE
+CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDSAN    := -fsanitize=address,undefined
+endif
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(HARDEN) $(CFLAGS) \
+              -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+LDFLAGS  += -pie -Wl,-z,relro,-z,now $(LDSAN)
+LIBS     := $(PKG_LIBS) -lpthread
+
+GEN_PB   := $(BUILD)/gen/kms_rpc.pb-c.c
+CORE_SRC := $(wildcard src/util/*.c src/crypto/*.c src/net/*.c)
+KMS_SRC  := $(filter-out src/kms/main.c,$(wildcard src/kms/*.c))
+CTL_SRC  := $(wildcard src/kmsctl/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+CORE_OBJ := $(call obj,$(CORE_SRC)) $(BUILD)/obj/gen/kms_rpc.pb-c.o
+KMS_OBJ  := $(call obj,$(KMS_SRC))
+CTL_OBJ  := $(call obj,$(CTL_SRC))
+UNIT_OBJ := $(call obj,$(UNIT_SRC))
+
+BINS := $(BUILD)/dstack-kms $(BUILD)/dstack-kmsctl
+
+.PHONY: all deps test unit run asan fmt fmt-check clean print-cflags print-libs
+all: deps $(BINS)
+
+deps:
+	@scripts/install-deps.sh --check
+
+$(BUILD)/gen/kms_rpc.pb-c.c $(BUILD)/gen/kms_rpc.pb-c.h: proto/kms_rpc.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/kms_rpc.proto
+
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(BUILD)/gen
+	@rev=$$(git rev-parse HEAD 2>/dev/null | cut -c1-20); [ -n "$$rev" ] || rev=00000000000000000000; \
+	 mod=$$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo -modified); \
+	 printf '#define KMS_VERSION "%s"\n#define KMS_GIT_REV "%s%s"\n' "$(VERSION)" "$$rev" "$$mod" > $@.tmp; \
+	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+FORCE:
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/gen/kms_rpc.pb-c.h $(BUILD)/gen/version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libcore.a: $(CORE_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libkms.a: $(KMS_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/dstack-kms: $(BUILD)/obj/src/kms/main.o $(BUILD)/libkms.a $(BUILD)/libcore.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/dstack-kmsctl: $(CTL_OBJ) $(BUILD)/libkms.a $(BUILD)/libcore.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(BUILD)/libkms.a $(BUILD)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+unit: deps $(BUILD)/tests/unit-tests
+	$(BUILD)/tests/unit-tests $(T)
+
+test: deps $(BINS) $(BUILD)/tests/unit-tests
+	@BUILD=$(BUILD) tests/run.sh
+
+run: deps $(BINS)
+	@scripts/run-dev.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan SAN=1 build-asan/tests/unit-tests build-asan/dstack-kms build-asan/dstack-kmsctl
+	ASAN_OPTIONS=detect_leaks=1 build-asan/tests/unit-tests
+
+FMT_FILES = $(shell git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 2>/dev/null)
+fmt:
+	clang-format -i $(FMT_FILES)
+fmt-check:
+	clang-format --dry-run --Werror $(FMT_FILES)
+
+print-cflags:
+	@echo $(ALL_CFLAGS)
+print-libs:
+	@echo $(LIBS)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

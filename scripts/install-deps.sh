@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# install-deps.sh — install everything the project needs to build and test, and
+# nothing that is already there. Idempotent: a second run installs nothing.
+#
+# Debian 12 packages only (see README "Dependencies"). Node.js and npm are taken
+# from the machine when `node` exists (a Node.js from another source conflicts
+# with Debian's npm package); Debian's nodejs + npm are installed only when
+# `node` is missing.
+#
+# Usage: scripts/install-deps.sh [--check]   (--check: exit 1 if something is missing)
+set -euo pipefail
+
+# Debian packages: build, runtime libraries, and the real clients the tests use.
+PKGS=(
+  build-essential pkg-config
+  libssl-dev openssl
+  libevent-dev
+  libcurl4-openssl-dev curl
+  libsecp256k1-dev
+  libjansson-dev
+  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
+  libsystemd-dev
+  clang-format
+  ca-certificates
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+need_node=0
+command -v node >/dev/null 2>&1 || need_node=1
+
+if [ "${1:-}" = "--check" ]; then
+  if [ ${#missing[@]} -gt 0 ] || [ $need_node -eq 1 ]; then
+    echo "missing: ${missing[*]} $([ $need_node -eq 1 ] && echo nodejs npm)" >&2
+    exit 1
+  fi
+  exit 0
+fi
+
+if [ $need_node -eq 1 ]; then
+  missing+=(nodejs npm)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all dependencies present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

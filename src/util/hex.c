@@ -1,0 +1,66 @@
+/*
+ * hex.c — hex codec (hex.h). Decoding rejects odd lengths and non-hex bytes.
+ */
+#include "util/hex.h"
+
+#include <string.h>
+
+static const char HEX[] = "0123456789abcdef";
+
+void hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = HEX[in[i] >> 4];
+		out[2 * i + 1] = HEX[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int hex_append(struct buf *b, const uint8_t *in, size_t n)
+{
+	if (n > (SIZE_MAX - 1) / 2 || buf_reserve(b, 2 * n) < 0)
+		return -1;
+	hex_encode(in, n, (char *)b->p + b->len);
+	b->len += 2 * n;
+	return 0;
+}
+
+static int nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int hex_decode(const char *s, size_t slen, struct buf *out)
+{
+	if (slen % 2)
+		return -1;
+	if (buf_reserve(out, slen / 2) < 0)
+		return -1;
+	for (size_t i = 0; i < slen; i += 2) {
+		int hi = nibble(s[i]), lo = nibble(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out->p[out->len++] = (uint8_t)(hi << 4 | lo);
+	}
+	out->p[out->len] = 0;
+	return 0;
+}
+
+int hex_decode_fixed(const char *s, uint8_t *out, size_t n)
+{
+	if (strlen(s) != 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}

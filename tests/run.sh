@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# run.sh — runs every test suite (unit tests, then each integration script)
+# and ends with one line "N passed, N failed". Each suite prints one
+# "PASS: name" / "FAIL: name" line per test; a suite that crashes or exits
+# non-zero without a FAIL line counts as one failure.
+set -u
+BUILD=${BUILD:-build}
+export BUILD
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+suites=("$BUILD/tests/unit-tests")
+for s in tests/integration/test_*.sh; do
+  [ -e "$s" ] && suites+=("$s")
+done
+extra_fail=0
+for s in "${suites[@]}"; do
+  echo "== $s"
+  before=$(grep -c '^FAIL: ' "$log" || true)
+  "$s" 2>&1 | tee -a "$log"
+  rc=${PIPESTATUS[0]}
+  after=$(grep -c '^FAIL: ' "$log" || true)
+  if [ "$rc" -ne 0 ] && [ "$after" -eq "$before" ]; then
+    echo "FAIL: $s exited with status $rc"
+    extra_fail=$((extra_fail + 1))
+  fi
+done
+passed=$(grep -c '^PASS: ' "$log" || true)
+failed=$(( $(grep -c '^FAIL: ' "$log" || true) + extra_fail ))
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
