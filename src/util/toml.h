@@ -1,0 +1,60 @@
+/*
+ * toml.h — a strict reader for the TOML subset kms.toml uses.
+ *
+ * Supported: comments, [table] and [a.b.c] headers, bare and quoted keys,
+ * dotted keys, basic and literal strings (one-line and multi-line), integers
+ * (decimal, 0x/0o/0b, underscores), floats, booleans, arrays (of any supported
+ * value, multi-line, trailing comma), inline tables. Not supported (rejected
+ * with a clear message): arrays of tables [[x]], dates/times.
+ * Every syntax error, duplicate key or redefined table fails with
+ * "<file>:<line>: <message>". Input is bounded (1 MiB) and nesting depth too.
+ */
+#ifndef UTIL_TOML_H
+#define UTIL_TOML_H
+
+#include "util/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum toml_type {
+	TOML_TABLE,
+	TOML_STRING,
+	TOML_INT,
+	TOML_FLOAT,
+	TOML_BOOL,
+	TOML_ARRAY,
+};
+
+struct toml_value;
+
+/* Parse text (len bytes; need not be NUL-terminated). `name` is used in error
+ * messages ("<name>:<line>: ..."). Returns the root table or NULL with err set. */
+struct toml_value *toml_parse(const char *text, size_t len, const char *name, struct err *err);
+void toml_free(struct toml_value *root);
+
+enum toml_type toml_type(const struct toml_value *v);
+const char *toml_type_name(enum toml_type t); /* "table", "string", ... */
+int toml_line(const struct toml_value *v);     /* line where the value was defined */
+
+/* Table access. */
+size_t toml_table_len(const struct toml_value *t);
+/* i-th entry in definition order; returns its key and sets *val. */
+const char *toml_table_key(const struct toml_value *t, size_t i, const struct toml_value **val);
+const struct toml_value *toml_get(const struct toml_value *t, const char *key);
+/* Dotted path lookup from a table ("core.auth_api.webhook"); keys containing
+ * dots cannot be reached this way (none of ours do). */
+const struct toml_value *toml_get_path(const struct toml_value *t, const char *path);
+
+/* Scalars: valid only for the matching type. */
+const char *toml_string(const struct toml_value *v); /* NUL-terminated; */
+size_t toml_string_len(const struct toml_value *v);  /* may contain NUL from \u0000 */
+int64_t toml_int(const struct toml_value *v);
+double toml_float(const struct toml_value *v);
+int toml_bool(const struct toml_value *v);
+
+/* Arrays. */
+size_t toml_array_len(const struct toml_value *a);
+const struct toml_value *toml_array_at(const struct toml_value *a, size_t i);
+
+#endif
