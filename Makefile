@@ -74,11 +74,13 @@ FORCE:
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/gen/kms_rpc.pb-c.h $(BUILD)/gen/version.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libcore.a: $(CORE_OBJ)
 	@rm -f $@; ar rcs $@ $^
@@ -86,12 +88,15 @@ $(BUILD)/libkms.a: $(KMS_OBJ)
 	@rm -f $@; ar rcs $@ $^
 
 $(BUILD)/dstack-kms: $(BUILD)/obj/src/kms/main.o $(BUILD)/libkms.a $(BUILD)/libcore.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/dstack-kmsctl: $(CTL_OBJ) $(BUILD)/libkms.a $(BUILD)/libcore.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(BUILD)/libkms.a $(BUILD)/libcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 unit: deps $(BUILD)/tests/unit-tests
 	$(BUILD)/tests/unit-tests $(T)

@@ -1,9 +1,273 @@
 /*
- * main.c — dstack-kms entry point (placeholder until the service lands).
+ * main.c — dstack-kms: load kms.toml, make sure the key set exists
+ * (auto-bootstrap), refresh certificates, load the root keys and serve the
+ * KMS prpc API over HTTPS until SIGINT/SIGTERM.
+ * spec: kms-protocol §1 (start-up sequence), §14 (config).
  */
+#include "kms/bootstrap.h"
+#include "kms/kms.h"
+#include "net/http_client.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "version.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
 {
-	fprintf(stderr, "dstack-kms: not yet\n");
-	return 1;
+	fprintf(f, "Usage: dstack-kms [--config FILE]\n"
+		   "\n"
+		   "The dstack Key Management Service.\n"
+		   "\n"
+		   "  -c, --config FILE  read this kms.toml (and only this file);\n"
+		   "                     default /etc/kms/kms.toml\n"
+		   "  -V, --version      print the version and exit\n"
+		   "  -h, --help         this text\n"
+		   "\n"
+		   "See deploy/examples/kms.toml for every setting.\n");
+}
+
+/* Host mode has no TEE behind it: say so once, loudly (issue: seed traps). */
+static void warn_host_mode(const struct kms_config *c)
+{
+	if (!c->attest_rpc_cert || !c->enforce_self_authorization)
+		log_warn("HOST MODE: no TEE attestation: %s%s%s. Clients cannot verify this KMS; "
+			 "use it only for development or a host-based setup you trust",
+			 !c->attest_rpc_cert ? "attest_rpc_cert = false (rpc.crt carries no "
+					       "attestation)"
+					     : "",
+			 !c->attest_rpc_cert && !c->enforce_self_authorization ? ", " : "",
+			 !c->enforce_self_authorization ? "enforce_self_authorization = false (the "
+							  "KMS does not check itself with the auth "
+							  "API)"
+							: "");
+	if (c->auth_type == AUTH_KIND_DEV)
+		log_warn("auth_api type = \"dev\": EVERY app and KMS is allowed; never use this in "
+			 "production");
+	if (!c->image_verify)
+		log_warn("[core.image] verify = false: os_image_hash is an unverified host claim");
+}
+
+static int no_guest_agent(void *ud, const uint8_t report_data[64], struct buf *out,
+			  struct err *err)
+{
+	(void)ud;
+	(void)report_data;
+	(void)out;
+	return err_set(err,
+		       "attest_rpc_cert = true needs the dstack guest agent of a TDX VM to "
+		       "attest rpc.crt, and this build cannot reach one yet; on a host without "
+		       "a TEE set [core] attest_rpc_cert = false");
+}
+
+static int ensure_keys(const struct kms_config *c, const struct bootstrap_attester *att,
+		       struct err *err)
+{
+	TRY(fs_mkdir_p(c->cert_dir, 0700, err));
+	TRY(bootstrap_recover(c->cert_dir, err));
+	if (bootstrap_keyset_complete(c->cert_dir))
+		return 0;
+	char missing[256] = "";
+	for (size_t i = 0; i < 7; i++) {
+		char p[4096];
+		if (fs_join(p, sizeof p, c->cert_dir, BOOTSTRAP_CORE_FILES[i]) == 0 &&
+		    !fs_exists(p)) {
+			size_t n = strlen(missing);
+			snprintf(missing + n, sizeof missing - n, "%s%s", n ? " " : "",
+				 BOOTSTRAP_CORE_FILES[i]);
+		}
+	}
+	if (bootstrap_has_root_keys(c->cert_dir))
+		return err_set(err,
+			       "the key set in %s is incomplete (missing: %s) but root keys are "
+			       "present; refusing to overwrite them. Restore the missing files "
+			       "from a backup, or move the directory away to bootstrap afresh",
+			       c->cert_dir, missing);
+	if (!c->onboard_enabled)
+		return err_set(err,
+			       "no key set in %s (missing: %s) and [core.onboard] enabled = false",
+			       c->cert_dir, missing);
+	if (!c->auto_bootstrap_domain[0])
+		return err_set(err,
+			       "no key set in %s (missing: %s). Set [core.onboard] "
+			       "auto_bootstrap_domain = \"<your KMS domain>\" to bootstrap at start "
+			       "(the interactive onboard service is not available in this build)",
+			       c->cert_dir, missing);
+	log_info("Onboarding: auto-bootstrap domain=%s cert_dir=%s", c->auto_bootstrap_domain,
+		 c->cert_dir);
+	struct bootstrap_result r;
+	if (bootstrap_generate(c->cert_dir, c->auto_bootstrap_domain, (int64_t)time(NULL), 0, att,
+			       &r, err) < 0)
+		return err_wrap(err, "auto-bootstrap failed");
+	log_info("auto-bootstrap complete: root keys generated in %s", c->cert_dir);
+	return 0;
+}
+
+static int make_auth(struct kms *k, struct err *err)
+{
+	const struct kms_config *c = &k->cfg;
+	struct auth_config ac = {
+	    .type = c->auth_type == AUTH_KIND_DEV      ? AUTH_TYPE_DEV
+		    : c->auth_type == AUTH_KIND_STATIC ? AUTH_TYPE_STATIC
+						       : AUTH_TYPE_WEBHOOK,
+	    .webhook_url = c->webhook_url,
+	    .timeout_ms = (long)c->webhook_timeout_ms,
+	    .dev_gateway_app_id = c->dev_gateway_app_id,
+	    .static_file = c->static_file,
+	};
+	k->auth = auth_new(&ac, err);
+	return k->auth ? 0 : -1;
+}
+
+static void log_auth(const struct kms_config *c)
+{
+	char origin[256];
+	switch (c->auth_type) {
+	case AUTH_KIND_WEBHOOK:
+		log_url_origin(c->webhook_url, origin, sizeof origin);
+		log_info("Auth API configured: webhook at %s", origin);
+		break;
+	case AUTH_KIND_DEV:
+		log_info("Auth API configured: dev (allow all)");
+		break;
+	case AUTH_KIND_STATIC:
+		log_info("Auth API configured: static policy from %s", c->static_file);
+		break;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = "/etc/kms/kms.toml";
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"version", no_argument, NULL, 'V'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'V':
+			printf("dstack-kms v%s (git:%s)\n", KMS_VERSION, KMS_GIT_REV);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dstack-kms: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	log_init("dstack-kms");
+	signal(SIGPIPE, SIG_IGN);
+	static struct kms k;
+	struct err err;
+	err_clear(&err);
+	struct http_server *srv = NULL;
+	int rc = 1;
+
+	if (config_load(&k.cfg, config_path, &err) < 0)
+		goto fail;
+	log_set_level((enum log_level)log_level_parse(k.cfg.log_level));
+	log_info("dstack-kms v%s (git:%s) starting config=%s", KMS_VERSION, KMS_GIT_REV,
+		 config_path);
+	if (!k.cfg.attest_rpc_cert)
+		log_warn("attest_rpc_cert = false; the KMS RPC certificate carries no attestation");
+	if (k.cfg.enforce_self_authorization) {
+		err_set(&err, "enforce_self_authorization = true needs the KMS's own TDX "
+			      "attestation (guest agent), which this build cannot obtain yet; on a "
+			      "host without a TEE set [core] enforce_self_authorization = false");
+		goto fail;
+	}
+	warn_host_mode(&k.cfg);
+	if (http_client_global_init(&err) < 0)
+		goto fail;
+
+	struct bootstrap_attester guest = {no_guest_agent, NULL};
+	const struct bootstrap_attester *att = k.cfg.attest_rpc_cert ? &guest : NULL;
+	if (ensure_keys(&k.cfg, att, &err) < 0)
+		goto fail;
+	log_info("Updating certs");
+	if (bootstrap_update_certs(k.cfg.cert_dir, k.cfg.auto_bootstrap_domain, (int64_t)time(NULL),
+				   att, &err) < 0) {
+		if (k.cfg.attest_rpc_cert) {
+			err_wrap(&err, "Failed to update certs");
+			goto fail;
+		}
+		log_warn("Failed to update certs: %s", err.msg);
+		err_clear(&err);
+	}
+	if (keys_load(&k.keys, k.cfg.cert_dir, &err) < 0) {
+		err_wrap(&err, "loading keys");
+		goto fail;
+	}
+	if (make_auth(&k, &err) < 0)
+		goto fail;
+	rpc_kms_init(&k);
+	snprintf(k.version, sizeof k.version, "v%s (git:%s)", KMS_VERSION, KMS_GIT_REV);
+
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask */
+
+	struct http_server_tls tls = {
+	    .cert_file = k.cfg.rpc_tls_certs,
+	    .key_file = k.cfg.rpc_tls_key,
+	    .client_ca = k.cfg.rpc_mutual_ca_certs[0] ? k.cfg.rpc_mutual_ca_certs : NULL,
+	    .client_mandatory = k.cfg.rpc_mutual_mandatory,
+	};
+	uint64_t max_body = config_max_body_limit(&k.cfg);
+	struct http_server_opts so = {
+	    .address = k.cfg.rpc_address,
+	    .port = k.cfg.rpc_port,
+	    .workers = k.cfg.workers,
+	    .timeout_s = k.cfg.keep_alive > 0 ? k.cfg.keep_alive : 10,
+	    .max_headers = 64 * 1024,
+	    .max_body = (size_t)(max_body * 2 + (1u << 20)),
+	    .tls = &tls,
+	    .handler = kms_main_handler,
+	    .ud = &k,
+	    .server_name = "RPC",
+	};
+	log_info("Starting KMS");
+	srv = http_server_start(&so, &err);
+	if (!srv)
+		goto fail;
+	log_info("KMS initialized successfully");
+	log_info("RPC server listening on %s:%d", k.cfg.rpc_address, http_server_port(srv));
+	log_auth(&k.cfg);
+	for (size_t i = 0; i < k.service.nmethods; i++)
+		log_debug("  /prpc/%s", k.service.methods[i].name);
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	log_info("received signal %d, shutting down", sig);
+	rc = 0;
+	goto done;
+fail:
+	log_err("dstack-kms: %s", err.msg);
+done:
+	http_server_stop(srv);
+	if (k.auth)
+		auth_free(k.auth);
+	keys_free(&k.keys);
+	return rc;
 }

@@ -1,0 +1,135 @@
+/*
+ * keys.c — loading and using the root keys (keys.h).
+ * spec: kms-protocol §1 step 4, §4.3, §13. Never logs or returns root key
+ * bytes; every temporary copy of secret material is wiped.
+ */
+#include "kms/keys.h"
+
+#include "crypto/cert.h"
+#include "crypto/kdf.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/secret.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PEM (64 * 1024)
+
+static int read_text(const char *dir, const char *name, struct buf *out, struct err *err)
+{
+	char path[4096];
+	if (fs_join(path, sizeof path, dir, name) < 0)
+		return err_set(err, "path too long: %s/%s", dir, name);
+	return fs_read_file(path, MAX_PEM, out, err);
+}
+
+static char *take_str(struct buf *b)
+{
+	char *s = malloc(b->len + 1);
+	if (s) {
+		memcpy(s, buf_str(b), b->len);
+		s[b->len] = 0;
+	}
+	buf_free(b);
+	return s;
+}
+
+int keys_load(struct kms_keys *k, const char *dir, struct err *err)
+{
+	memset(k, 0, sizeof *k);
+	int rc = -1;
+	struct buf b = BUF_INIT, sk;
+	buf_init_secret(&sk);
+	uint8_t point[P256_POINT_LEN], cert_point[P256_POINT_LEN];
+
+	TRY_OUT(read_text(dir, "root-ca.crt", &b, err));
+	if (!(k->root_ca = cert_from_pem(buf_str(&b), b.len, err))) {
+		err_wrap(err, "root-ca.crt");
+		goto out;
+	}
+	k->root_ca_pem = take_str(&b);
+
+	TRY_OUT(read_text(dir, "root-ca.key", &sk, err));
+	if (p256_scalar_from_pem(buf_str(&sk), sk.len, k->root_ca_scalar, err) < 0) {
+		err_wrap(err, "root-ca.key");
+		goto out;
+	}
+	buf_free(&sk);
+	TRY_OUT(p256_public_point(k->root_ca_scalar, point, err));
+	TRY_OUT(cert_public_point(k->root_ca, cert_point, err));
+	if (memcmp(point, cert_point, sizeof point) != 0) {
+		err_set(err, "CA certificate does not match private key (root-ca.crt vs "
+			     "root-ca.key in %s)",
+			dir);
+		goto out;
+	}
+	TRY_OUT(p256_spki_der(point, k->ca_spki));
+
+	TRY_OUT(read_text(dir, "root-k256.key", &sk, err));
+	if (sk.len != 32) {
+		err_set(err, "root-k256.key in %s must be exactly 32 bytes, found %zu", dir, sk.len);
+		goto out;
+	}
+	memcpy(k->k256_scalar, sk.p, 32);
+	buf_free(&sk);
+	if (!k256_scalar_valid(k->k256_scalar)) {
+		err_set(err, "root-k256.key in %s is not a valid secp256k1 key", dir);
+		goto out;
+	}
+	TRY_OUT(k256_pubkey(k->k256_scalar, k->k256_pub, err));
+
+	TRY_OUT(read_text(dir, "tmp-ca.crt", &b, err));
+	k->tmp_ca_cert_pem = take_str(&b);
+	TRY_OUT(read_text(dir, "tmp-ca.key", &sk, err));
+	k->tmp_ca_key_len = sk.len;
+	k->tmp_ca_key_pem = malloc(sk.len + 1);
+	if (!k->tmp_ca_key_pem) {
+		err_set(err, "out of memory");
+		goto out;
+	}
+	memcpy(k->tmp_ca_key_pem, buf_str(&sk), sk.len + 1);
+	if (!k->root_ca_pem || !k->tmp_ca_cert_pem) {
+		err_set(err, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	buf_free(&sk);
+	if (rc < 0)
+		keys_free(k);
+	return rc;
+}
+
+void keys_free(struct kms_keys *k)
+{
+	secret_wipe(k->root_ca_scalar, sizeof k->root_ca_scalar);
+	secret_wipe(k->k256_scalar, sizeof k->k256_scalar);
+	free(k->root_ca_pem);
+	free(k->tmp_ca_cert_pem);
+	if (k->tmp_ca_key_pem)
+		secret_free(k->tmp_ca_key_pem, k->tmp_ca_key_len + 1);
+	if (k->root_ca)
+		X509_free(k->root_ca);
+	memset(k, 0, sizeof *k);
+}
+
+int keys_env_pubkey(const struct kms_keys *k, const uint8_t *app_id, size_t app_id_len,
+		    uint64_t timestamp, uint8_t pub[32], uint8_t sig[K256_SIG_LEN],
+		    uint8_t sig_v1[K256_SIG_LEN], struct err *err)
+{
+	if (app_id_len != 20)
+		return err_set(err, "app_id must be 20 bytes");
+	uint8_t secret[32];
+	int rc = -1;
+	TRY_OUT(kdf_app_env_secret(k->root_ca_scalar, app_id, app_id_len, secret, err));
+	TRY_OUT(kdf_x25519_public(secret, pub, err));
+	TRY_OUT(k256_sign_env_pubkey(k->k256_scalar, app_id, app_id_len, pub, sig, err));
+	TRY_OUT(k256_sign_env_pubkey_v1(k->k256_scalar, app_id, app_id_len, timestamp, pub, sig_v1,
+					err));
+	rc = 0;
+out:
+	secret_wipe(secret, sizeof secret);
+	return rc;
+}

@@ -1,0 +1,29 @@
+/*
+ * kms.h — the running KMS: configuration, root keys, auth client, metrics,
+ * and the main-listener handler that routes /prpc, /health and /metrics.
+ */
+#ifndef KMS_KMS_H
+#define KMS_KMS_H
+
+#include "kms/auth.h"
+#include "kms/config.h"
+#include "kms/keys.h"
+#include "kms/metrics.h"
+#include "kms/prpc.h"
+#include "net/http_server.h"
+
+struct kms {
+	struct kms_config cfg;
+	struct kms_keys keys;
+	struct auth *auth;
+	struct metrics metrics;
+	struct prpc_service service;
+	char version[128]; /* X-App-Version value */
+};
+
+/* Fill k->service with the KMS service table (kms-protocol §4). */
+void rpc_kms_init(struct kms *k);
+/* http_handler_fn for the main listener (ud = struct kms *). */
+void kms_main_handler(void *ud, const struct http_req *req, struct http_resp *resp);
+
+#endif

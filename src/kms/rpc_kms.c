@@ -1,0 +1,192 @@
+/*
+ * rpc_kms.c — the KMS prpc service (kms-protocol §4): GetMeta,
+ * GetAppEnvEncryptPubKey and GetTempCaCert. GetAppKey, GetKmsKey and
+ * SignCert need verified caller attestation and answer "not implemented"
+ * until key release lands. Handlers only touch root keys through keys.h.
+ */
+#include "kms/kms.h"
+
+#include "kms_rpc.pb-c.h"
+#include "util/fs.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* SelfAuth (§4): enforce_self_authorization = true is refused at start-up
+ * until key release lands, so reaching a handler means it is off. */
+static int self_auth(struct kms *k, struct err *err)
+{
+	if (k->cfg.enforce_self_authorization)
+		return err_set(err, "KMS self authorization failed: not available in this build");
+	return 0;
+}
+
+static int not_implemented(void *svc, struct prpc_call *call, const ProtobufCMessage *req,
+			   ProtobufCMessage **resp, struct err *err)
+{
+	(void)svc;
+	(void)req;
+	(void)resp;
+	return err_set(err, "%s is not implemented yet by this KMS (it needs verified TDX "
+			    "attestation and key release)",
+		       call->method);
+}
+
+/* bootstrap-info.json → BootstrapResponse; any read or parse problem → NULL (§4.4). */
+static Kms__BootstrapResponse *read_bootstrap_info(struct kms *k, struct prpc_call *call)
+{
+	char path[4096];
+	struct buf b = BUF_INIT;
+	Kms__BootstrapResponse *out = NULL;
+	json_t *j = NULL;
+	if (fs_join(path, sizeof path, k->cfg.cert_dir, "bootstrap-info.json") < 0 ||
+	    !fs_exists(path) || fs_read_file(path, 16 * 1024 * 1024, &b, NULL) < 0)
+		goto out;
+	j = json_loadb((const char *)b.p, b.len, 0, NULL);
+	if (!json_is_object(j))
+		goto out;
+	Kms__BootstrapResponse *r = prpc_alloc(call, sizeof *r);
+	if (!r)
+		goto out;
+	kms__bootstrap_response__init(r);
+	const char *names[3] = {"ca_pubkey", "k256_pubkey", "attestation"};
+	ProtobufCBinaryData *fields[3] = {&r->ca_pubkey, &r->k256_pubkey, &r->attestation};
+	for (int i = 0; i < 3; i++) {
+		const char *s = json_string_value(json_object_get(j, names[i]));
+		if (!s)
+			goto out;
+		if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+			s += 2;
+		struct buf bytes = BUF_INIT;
+		int ok = hex_decode(s, strlen(s), &bytes) == 0 &&
+			 prpc_bytes(call, fields[i], bytes.p, bytes.len) == 0;
+		buf_free(&bytes);
+		if (!ok)
+			goto out;
+	}
+	out = r;
+out:
+	json_decref(j);
+	buf_free(&b);
+	return out;
+}
+
+static int get_meta(void *svc, struct prpc_call *call, const ProtobufCMessage *req,
+		    ProtobufCMessage **resp, struct err *err)
+{
+	(void)req;
+	struct kms *k = svc;
+	Kms__GetMetaResponse *r = prpc_alloc(call, sizeof *r);
+	if (!r)
+		return err_set(err, "out of memory");
+	kms__get_meta_response__init(r);
+	struct auth_info info;
+	TRY(auth_get_info(k->auth, &info, err));
+	r->ca_cert = k->keys.root_ca_pem;
+	r->allow_any_upgrade = info.is_dev;
+	r->is_dev = info.is_dev;
+	TRY(prpc_bytes(call, &r->k256_pubkey, k->keys.k256_pub, sizeof k->keys.k256_pub));
+	r->bootstrap_info = read_bootstrap_info(k, call);
+	/* dev mode sets only gateway_app_id (§4.4); webhook and static set all four. */
+	r->_gateway_app_id_case = KMS__GET_META_RESPONSE___GATEWAY_APP_ID_GATEWAY_APP_ID;
+	r->gateway_app_id = prpc_strdup(call, info.gateway_app_id);
+	if (info.has_contract_info) {
+		r->_kms_contract_address_case =
+		    KMS__GET_META_RESPONSE___KMS_CONTRACT_ADDRESS_KMS_CONTRACT_ADDRESS;
+		r->kms_contract_address = prpc_strdup(call, info.kms_contract_addr);
+		r->_chain_id_case = KMS__GET_META_RESPONSE___CHAIN_ID_CHAIN_ID;
+		r->chain_id = info.chain_id;
+		r->_app_auth_implementation_case =
+		    KMS__GET_META_RESPONSE___APP_AUTH_IMPLEMENTATION_APP_AUTH_IMPLEMENTATION;
+		r->app_auth_implementation = prpc_strdup(call, info.app_implementation);
+	}
+	if ((r->_gateway_app_id_case && !r->gateway_app_id) ||
+	    (r->_kms_contract_address_case &&
+	     (!r->kms_contract_address || !r->app_auth_implementation)))
+		return err_set(err, "out of memory");
+	*resp = &r->base;
+	return 0;
+}
+
+static int get_env_pubkey(void *svc, struct prpc_call *call, const ProtobufCMessage *req,
+			  ProtobufCMessage **resp, struct err *err)
+{
+	struct kms *k = svc;
+	const Kms__AppId *in = (const Kms__AppId *)req;
+	TRY(self_auth(k, err));
+	Kms__PublicKeyResponse *r = prpc_alloc(call, sizeof *r);
+	uint8_t *buf = prpc_alloc(call, 32 + 2 * K256_SIG_LEN);
+	if (!r || !buf)
+		return err_set(err, "out of memory");
+	kms__public_key_response__init(r);
+	uint64_t ts = (uint64_t)time(NULL);
+	TRY(keys_env_pubkey(&k->keys, in->app_id.data, in->app_id.len, ts, buf, buf + 32,
+			    buf + 32 + K256_SIG_LEN, err));
+	r->public_key = (ProtobufCBinaryData){32, buf};
+	r->signature = (ProtobufCBinaryData){K256_SIG_LEN, buf + 32};
+	r->signature_v1 = (ProtobufCBinaryData){K256_SIG_LEN, buf + 32 + K256_SIG_LEN};
+	r->timestamp = ts;
+	*resp = &r->base;
+	return 0;
+}
+
+static int get_temp_ca_cert(void *svc, struct prpc_call *call, const ProtobufCMessage *req,
+			    ProtobufCMessage **resp, struct err *err)
+{
+	(void)req;
+	struct kms *k = svc;
+	TRY(self_auth(k, err));
+	Kms__GetTempCaCertResponse *r = prpc_alloc(call, sizeof *r);
+	if (!r)
+		return err_set(err, "out of memory");
+	kms__get_temp_ca_cert_response__init(r);
+	r->temp_ca_cert = k->keys.tmp_ca_cert_pem;
+	r->temp_ca_key = k->keys.tmp_ca_key_pem;
+	r->ca_cert = k->keys.root_ca_pem;
+	*resp = &r->base;
+	return 0;
+}
+
+static const struct prpc_method KMS_METHODS[] = {
+    {"GetAppKey", &kms__get_app_key_request__descriptor, &kms__app_key_response__descriptor,
+     not_implemented},
+    {"GetKmsKey", &kms__get_kms_key_request__descriptor, &kms__kms_key_response__descriptor,
+     not_implemented},
+    {"GetAppEnvEncryptPubKey", &kms__app_id__descriptor, &kms__public_key_response__descriptor,
+     get_env_pubkey},
+    {"GetMeta", NULL, &kms__get_meta_response__descriptor, get_meta},
+    {"GetTempCaCert", NULL, &kms__get_temp_ca_cert_response__descriptor, get_temp_ca_cert},
+    {"SignCert", &kms__sign_cert_request__descriptor, &kms__sign_cert_response__descriptor,
+     not_implemented},
+};
+
+static uint64_t body_limit(void *svc, const char *method)
+{
+	struct kms *k = svc;
+	return config_body_limit(&k->cfg, method);
+}
+
+static void observe(void *svc, const char *method, int status, double seconds)
+{
+	struct kms *k = svc;
+	metrics_observe(&k->metrics, method, status, seconds);
+}
+
+void rpc_kms_init(struct kms *k)
+{
+	static const char *names[] = {"GetAppKey", "GetKmsKey", "GetAppEnvEncryptPubKey",
+				      "GetMeta",   "GetTempCaCert", "SignCert"};
+	metrics_init(&k->metrics, names, 6);
+	k->service = (struct prpc_service){
+	    .prefix = "KMS.",
+	    .methods = KMS_METHODS,
+	    .nmethods = sizeof KMS_METHODS / sizeof KMS_METHODS[0],
+	    .svc = k,
+	    .body_limit = body_limit,
+	    .observe = observe,
+	};
+}

@@ -1,0 +1,392 @@
+/*
+ * http_server.c — HTTP/1.1 (+TLS, optional client certs) server on libevent.
+ *
+ * Each worker thread owns an event_base, an evhttp and a listener bound with
+ * SO_REUSEPORT to the shared address, so the kernel spreads connections over
+ * the workers. TLS uses one shared SSL_CTX; a presented client certificate
+ * must chain to the configured CA or the handshake fails (kms-protocol §19).
+ * Response bodies are handed to libevent by reference and wiped after sending
+ * when marked secret. Never logs request bodies.
+ */
+#include "net/http_server.h"
+
+#include "util/log.h"
+#include "util/secret.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct worker {
+	pthread_t th;
+	int started;
+	struct event_base *base;
+	struct evhttp *http;
+	struct event *stop_ev;
+	struct http_server *srv;
+};
+
+struct http_server {
+	struct worker *w;
+	int n;
+	SSL_CTX *ctx;
+	int port;
+	http_handler_fn handler;
+	void *ud;
+	char name[32];
+};
+
+static pthread_once_t g_evthread_once = PTHREAD_ONCE_INIT;
+
+static void evthread_init(void)
+{
+	evthread_use_pthreads();
+}
+
+const char *http_req_header(const struct http_req *r, const char *name)
+{
+	struct evhttp_request *req = r->impl;
+	if (!req)
+		return NULL;
+	return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+void http_resp_header(struct http_resp *r, const char *name, const char *value)
+{
+	if (r->nextra >= 4)
+		return;
+	snprintf(r->extra_headers[r->nextra][0], sizeof r->extra_headers[0][0], "%s", name);
+	snprintf(r->extra_headers[r->nextra][1], sizeof r->extra_headers[0][1], "%s", value);
+	r->nextra++;
+}
+
+static void free_body(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	struct buf *b = arg;
+	buf_free(b);
+	free(b);
+}
+
+static void set_nodelay(struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	if (!conn)
+		return;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	if (fd >= 0) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+}
+
+static X509 *peer_cert_of(struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	if (!conn)
+		return NULL;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+	return ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+}
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_TRACE:
+		return "TRACE";
+	case EVHTTP_REQ_CONNECT:
+		return "CONNECT";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	}
+	return "UNKNOWN";
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct worker *w = arg;
+	struct http_server *s = w->srv;
+	set_nodelay(req);
+
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	char *path = evhttp_uridecode(raw_path && raw_path[0] ? raw_path : "/", 0, NULL);
+
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t body_len = evbuffer_get_length(in);
+	const uint8_t *body = body_len ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
+
+	char *peer_ip = NULL;
+	ev_uint16_t peer_port = 0;
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	if (conn)
+		evhttp_connection_get_peer(conn, &peer_ip, &peer_port);
+
+	struct http_req r = {
+	    .method = method_name(evhttp_request_get_command(req)),
+	    .path = path ? path : "/",
+	    .query = query ? query : "",
+	    .content_type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"),
+	    .body = body,
+	    .body_len = body_len,
+	    .peer_cert = peer_cert_of(req),
+	    .remote_ip = peer_ip ? peer_ip : "",
+	    .impl = req,
+	};
+	struct buf *out = calloc(1, sizeof *out);
+	struct http_resp resp = {.status = 500, .content_type = "text/plain"};
+	if (out && path)
+		s->handler(s->ud, &r, &resp);
+	free(path);
+
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", resp.content_type);
+	for (int i = 0; i < resp.nextra; i++)
+		evhttp_add_header(h, resp.extra_headers[i][0], resp.extra_headers[i][1]);
+	struct evbuffer *ev = evbuffer_new();
+	if (!out || !ev) {
+		if (ev)
+			evbuffer_free(ev);
+		buf_free(&resp.body);
+		free(out);
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	*out = resp.body;
+	if (out->len)
+		evbuffer_add_reference(ev, out->p, out->len, free_body, out);
+	else
+		free_body(NULL, 0, out);
+	evhttp_send_reply(req, resp.status, NULL, ev);
+	evbuffer_free(ev);
+}
+
+static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+{
+	struct http_server *s = arg;
+	SSL *ssl = SSL_new(s->ctx);
+	if (!ssl)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+static SSL_CTX *make_ctx(const struct http_server_tls *t, struct err *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		err_openssl(err, "TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
+		err_openssl(err, "TLS cipher list");
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_file(ctx, t->cert_file, SSL_FILETYPE_PEM) != 1) {
+		err_openssl(err, "TLS certificate %s", t->cert_file);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, t->key_file, SSL_FILETYPE_PEM) != 1) {
+		err_openssl(err, "TLS key %s", t->key_file);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		err_openssl(err, "TLS key %s does not match certificate %s", t->key_file,
+			    t->cert_file);
+		goto fail;
+	}
+	static const unsigned char sid[] = "dstack-kms";
+	SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
+	if (t->client_ca) {
+		if (SSL_CTX_load_verify_locations(ctx, t->client_ca, NULL) != 1) {
+			err_openssl(err, "client CA %s", t->client_ca);
+			goto fail;
+		}
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(t->client_ca);
+		if (!names) {
+			err_openssl(err, "client CA %s", t->client_ca);
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(ctx, names);
+		SSL_CTX_set_verify(ctx,
+				   SSL_VERIFY_PEER |
+				       (t->client_mandatory ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+				   NULL);
+		SSL_CTX_set_verify_depth(ctx, 2);
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+static int bind_worker(struct http_server *s, struct worker *w, const struct http_server_opts *o,
+		       int port, struct err *err)
+{
+	w->srv = s;
+	w->base = event_base_new();
+	w->http = w->base ? evhttp_new(w->base) : NULL;
+	if (!w->http)
+		return err_set(err, "%s server: cannot create event loop", s->name);
+	evhttp_set_timeout(w->http, o->timeout_s > 0 ? o->timeout_s : 30);
+	evhttp_set_max_headers_size(w->http, o->max_headers ? o->max_headers : 64 * 1024);
+	evhttp_set_max_body_size(w->http, o->max_body ? o->max_body : 16 * 1024 * 1024);
+	evhttp_set_gencb(w->http, on_request, w);
+	if (s->ctx)
+		evhttp_set_bevcb(w->http, tls_bev, s);
+	w->stop_ev = event_new(w->base, -1, 0, on_stop, w->base);
+
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	socklen_t slen;
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, o->address, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		slen = sizeof *v4;
+	} else if (inet_pton(AF_INET6, o->address, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		slen = sizeof *v6;
+	} else {
+		return err_set(err, "%s server: address \"%s\" is not an IP address", s->name,
+			       o->address);
+	}
+	struct evconnlistener *l = evconnlistener_new_bind(
+	    w->base, NULL, NULL,
+	    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
+		LEV_OPT_CLOSE_ON_EXEC,
+	    1024, (struct sockaddr *)&ss, (int)slen);
+	if (!l)
+		return err_set(err, "%s server: cannot listen on %s:%d: %s", s->name, o->address,
+			       port, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	int one = 1;
+	setsockopt(evconnlistener_get_fd(l), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (!evhttp_bind_listener(w->http, l)) {
+		evconnlistener_free(l);
+		return err_set(err, "%s server: cannot bind listener", s->name);
+	}
+	if (port == 0) {
+		struct sockaddr_storage got;
+		socklen_t gl = sizeof got;
+		if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&got, &gl) == 0)
+			s->port = ntohs(got.ss_family == AF_INET6
+					    ? ((struct sockaddr_in6 *)&got)->sin6_port
+					    : ((struct sockaddr_in *)&got)->sin_port);
+	}
+	return 0;
+}
+
+struct http_server *http_server_start(const struct http_server_opts *o, struct err *err)
+{
+	pthread_once(&g_evthread_once, evthread_init);
+	struct http_server *s = calloc(1, sizeof *s);
+	if (!s) {
+		err_set(err, "out of memory");
+		return NULL;
+	}
+	snprintf(s->name, sizeof s->name, "%s", o->server_name ? o->server_name : "HTTP");
+	s->handler = o->handler;
+	s->ud = o->ud;
+	s->n = o->workers > 0 ? o->workers : 1;
+	s->port = o->port;
+	s->w = calloc((size_t)s->n, sizeof *s->w);
+	if (!s->w) {
+		free(s);
+		err_set(err, "out of memory");
+		return NULL;
+	}
+	if (o->tls && !(s->ctx = make_ctx(o->tls, err))) {
+		err_wrap(err, "%s server", s->name);
+		goto fail;
+	}
+	for (int i = 0; i < s->n; i++)
+		if (bind_worker(s, &s->w[i], o, s->port, err) < 0)
+			goto fail;
+	for (int i = 0; i < s->n; i++) {
+		if (pthread_create(&s->w[i].th, NULL, worker_main, &s->w[i]) != 0) {
+			err_set(err, "%s server: cannot start worker thread", s->name);
+			goto fail;
+		}
+		s->w[i].started = 1;
+	}
+	return s;
+fail:
+	http_server_stop(s);
+	return NULL;
+}
+
+int http_server_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < s->n; i++)
+		if (s->w[i].started && s->w[i].stop_ev)
+			event_active(s->w[i].stop_ev, 0, 0);
+	for (int i = 0; i < s->n; i++) {
+		struct worker *w = &s->w[i];
+		if (w->started)
+			pthread_join(w->th, NULL);
+		if (w->http)
+			evhttp_free(w->http);
+		if (w->stop_ev)
+			event_free(w->stop_ev);
+		if (w->base)
+			event_base_free(w->base);
+	}
+	if (s->ctx)
+		SSL_CTX_free(s->ctx);
+	free(s->w);
+	free(s);
+}

@@ -1,0 +1,76 @@
+/*
+ * http_server.h — the one HTTP/1.1 server of the project (libevent evhttp),
+ * optionally over TLS with optional client certificates.
+ *
+ * One event loop per worker thread, all bound to the same address with
+ * SO_REUSEPORT; handlers run synchronously on the worker that accepted the
+ * connection and never see libevent types. Body size is enforced by the
+ * caller (the library's own limit is only a higher backstop).
+ */
+#ifndef NET_HTTP_SERVER_H
+#define NET_HTTP_SERVER_H
+
+#include "util/buf.h"
+#include "util/err.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+
+struct http_req {
+	const char *method; /* "GET", "POST", ... */
+	const char *path;   /* decoded path without query */
+	const char *query;  /* raw query string or "" */
+	const char *content_type; /* Content-Type header or NULL */
+	const uint8_t *body;
+	size_t body_len;
+	X509 *peer_cert; /* verified TLS client certificate or NULL (not owned) */
+	const char *remote_ip;
+	void *impl;
+};
+
+/* A request header value or NULL (NULL also for requests not from the server). */
+const char *http_req_header(const struct http_req *r, const char *name);
+
+struct http_resp {
+	int status;
+	const char *content_type;
+	struct buf body; /* wiped after sending when body.secret is set */
+	char extra_headers[4][2][128];
+	int nextra;
+};
+
+void http_resp_header(struct http_resp *r, const char *name, const char *value);
+
+typedef void (*http_handler_fn)(void *ud, const struct http_req *req, struct http_resp *resp);
+
+struct http_server_tls {
+	const char *cert_file;  /* server certificate PEM (leaf) */
+	const char *key_file;   /* server key PEM */
+	const char *client_ca;  /* client-certificate trust anchor PEM or NULL */
+	int client_mandatory;   /* refuse handshakes without a client cert */
+};
+
+struct http_server_opts {
+	const char *address;
+	int port;             /* 0: pick a free port (see http_server_port) */
+	int workers;          /* event-loop threads */
+	int timeout_s;        /* read/write timeout per connection */
+	size_t max_headers;   /* header bytes */
+	size_t max_body;      /* library backstop; handlers enforce the real limit */
+	const struct http_server_tls *tls; /* NULL: plain HTTP */
+	http_handler_fn handler;
+	void *ud;
+	const char *server_name; /* for logs, e.g. "RPC" */
+};
+
+struct http_server;
+
+/* Bind and listen (errors such as "address in use" are reported here),
+ * then serve on worker threads. */
+struct http_server *http_server_start(const struct http_server_opts *o, struct err *err);
+int http_server_port(const struct http_server *s);
+/* Stop accepting, finish the event loops and join the threads. */
+void http_server_stop(struct http_server *s);
+
+#endif
