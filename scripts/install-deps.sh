@@ -10,7 +10,9 @@
 # Usage: scripts/install-deps.sh [--check]   (--check: exit 1 if something is missing)
 set -euo pipefail
 
-# Debian packages: build, runtime libraries, and the real clients the tests use.
+# Debian packages: build, runtime libraries, and the real clients the tests use
+# (curl, openssl, protoc; Debian python3 with cryptography, pycryptodome and
+# ecdsa for independent re-computation of derived keys and signatures).
 PKGS=(
   build-essential pkg-config
   libssl-dev openssl
@@ -22,6 +24,7 @@ PKGS=(
   libsystemd-dev
   clang-format
   ca-certificates
+  python3 python3-cryptography python3-pycryptodome python3-ecdsa
 )
 
 missing=()

@@ -164,11 +164,18 @@ void prpc_error_response(int json, const char *msg, struct http_resp *resp)
 	}
 }
 
-static const struct prpc_method *resolve(const struct prpc_service *s, const char *seg)
+/* Strip every leading occurrence of the service prefix (§2.1). */
+static const char *bare_name(const struct prpc_service *s, const char *seg)
 {
 	size_t pl = strlen(s->prefix);
 	while (pl && strncmp(seg, s->prefix, pl) == 0)
 		seg += pl;
+	return seg;
+}
+
+static const struct prpc_method *resolve(const struct prpc_service *s, const char *seg)
+{
+	seg = bare_name(s, seg);
 	for (size_t i = 0; i < s->nmethods; i++)
 		if (strcmp(s->methods[i].name, seg) == 0)
 			return &s->methods[i];
@@ -243,7 +250,7 @@ void prpc_handle(const struct prpc_service *s, const struct http_req *req,
 	ProtobufCMessage *request = NULL, *response = NULL;
 
 	if (!m) {
-		err_set(&err, "Service not found: %s", seg);
+		err_set(&err, "Service not found: %s", bare_name(s, seg));
 		prpc_error_response(json, err.msg, resp);
 		goto done;
 	}

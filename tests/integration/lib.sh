@@ -1,0 +1,52 @@
+# lib.sh — shared helpers for the integration tests (sourced, not run).
+# Every check prints "PASS: name" or "FAIL: name: why"; servers started with
+# start_bg are killed on exit; waits are bounded in count and time.
+BUILD=${BUILD:-build}
+PY=/usr/bin/python3
+TOOLS="$PWD/tests/tools"
+TMP=$(mktemp -d /tmp/kms-it-XXXXXX)
+PIDS=()
+FAILS=0
+
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1: $2"; FAILS=$((FAILS + 1)); }
+# check NAME COND-COMMAND...  — PASS when the command succeeds
+check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: $*"; fi; }
+# expect_eq NAME GOT WANT
+expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
+# expect_contains NAME HAYSTACK NEEDLE
+expect_contains() { case "$2" in *"$3"*) pass "$1" ;; *) fail "$1" "'${2:0:300}' does not contain '$3'" ;; esac; }
+
+free_port() {
+  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_bg LOGFILE CMD... — run in background, remember the pid in $BG_PID
+start_bg() {
+  local log=$1; shift
+  "$@" >"$log" 2>&1 &
+  BG_PID=$!
+  PIDS+=("$BG_PID")
+}
+
+# wait_http URL [tries] — poll (0.1 s apart) until curl gets any HTTP answer
+wait_http() {
+  local url=$1 tries=${2:-100}
+  for _ in $(seq "$tries"); do
+    curl -sk -o /dev/null --max-time 2 "$url" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# json FIELD-EXPR — read JSON on stdin, print the Python expression of it (j is the doc)
+json() { $PY -c "import json,sys; j=json.load(sys.stdin); v=$1; print(json.dumps(v) if not isinstance(v,str) else v)"; }
+
+finish() { exit $(( FAILS > 0 ? 1 : 0 )); }
