@@ -25,6 +25,9 @@ int kdf_derive_key(const uint8_t *ikm, size_t ikm_len, const struct kdf_ctx *ctx
 /* §5.2: child P-256 scalar from a parent scalar; fails when d == 0 or d >= n. */
 int kdf_derive_p256(const uint8_t parent[32], const struct kdf_ctx *ctx, size_t nctx,
 		    uint8_t child[32], struct err *err);
+/* §5.2 step 2 on already-derived bytes: child = okm when 0 < okm < n, else an error
+ * (never reduced). Exposed so the rejection rule is testable; okm may alias child. */
+int kdf_p256_scalar_from_okm(const uint8_t okm[32], uint8_t child[32], struct err *err);
 /* §5.3: SHA-256 of the 138-byte PKCS#8 DER of the derived P-256 key. */
 int kdf_derive_dh_secret(const uint8_t parent[32], const struct kdf_ctx *ctx, size_t nctx,
 			 uint8_t out[32], struct err *err);

@@ -28,11 +28,13 @@ int p256_scalar_valid(const uint8_t scalar[32]);
 int p256_public_point(const uint8_t scalar[32], uint8_t point[P256_POINT_LEN], struct err *err);
 /* The exact 138-byte PKCS#8 DER of §5.3. */
 int p256_pkcs8_der(const uint8_t scalar[32], uint8_t out[P256_PKCS8_LEN], struct err *err);
-/* PEM "PRIVATE KEY" of that DER (64-column base64, LF, trailing newline); out is secret. */
+/* PEM "PRIVATE KEY" of that DER (64-column base64, LF, trailing newline), appended to out;
+ * out is marked secret (wiped when released). */
 int p256_pkcs8_pem(const uint8_t scalar[32], struct buf *out, struct err *err);
 /* Parse a PEM private key (PKCS#8 of any valid layout, or SEC1 "EC PRIVATE KEY") to its scalar. */
 int p256_scalar_from_pem(const char *pem, size_t len, uint8_t scalar[32], struct err *err);
-/* 91-byte SubjectPublicKeyInfo DER of a public point. */
+/* 91-byte SubjectPublicKeyInfo DER of a public point; -1 if it is not an uncompressed
+ * point on P-256. */
 int p256_spki_der(const uint8_t point[P256_POINT_LEN], uint8_t out[P256_SPKI_LEN]);
 /* An OpenSSL key object for signing (caller EVP_PKEY_free). */
 EVP_PKEY *p256_evp_from_scalar(const uint8_t scalar[32], struct err *err);

@@ -17,6 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define TOML_MAX_INPUT (1024 * 1024) /* bytes; larger input is refused */
+#define TOML_MAX_DEPTH 32	     /* tables/arrays below the root, counted from 1 */
+
 enum toml_type {
 	TOML_TABLE,
 	TOML_STRING,
@@ -35,7 +38,7 @@ void toml_free(struct toml_value *root);
 
 enum toml_type toml_type(const struct toml_value *v);
 const char *toml_type_name(enum toml_type t); /* "table", "string", ... */
-int toml_line(const struct toml_value *v);     /* line where the value was defined */
+int toml_line(const struct toml_value *v);    /* line where the value was defined */
 
 /* Table access. */
 size_t toml_table_len(const struct toml_value *t);

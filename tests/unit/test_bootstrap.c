@@ -53,8 +53,14 @@ TEST(test_domain_validation_matches_upstream_list)
 	char long_name[255];
 	memset(long_name, 'a', 254);
 	long_name[254] = 0;
-	const char *bad[] = {"", long_name, "-kms.example.com", "kms-.example.com",
-			     "kms..example.com", "kms_example.com", "kms.example.com.", "k\xc3\xa9"};
+	const char *bad[] = {"",
+			     long_name,
+			     "-kms.example.com",
+			     "kms-.example.com",
+			     "kms..example.com",
+			     "kms_example.com",
+			     "kms.example.com.",
+			     "k\xc3\xa9"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_MSG(bootstrap_validate_domain(bad[i], &e) < 0, "accepted bad domain #%zu", i);
 	char label64[80];
@@ -125,8 +131,8 @@ TEST(test_bootstrap_info_json_written_last_with_hex_fields)
 	char want[1024], a[200], b[80];
 	hex_encode(r.ca_spki, sizeof r.ca_spki, a);
 	hex_encode(r.k256_pub, sizeof r.k256_pub, b);
-	snprintf(want, sizeof want, "{\"ca_pubkey\":\"%s\",\"k256_pubkey\":\"%s\",\"attestation\":\"\"}",
-		 a, b);
+	snprintf(want, sizeof want,
+		 "{\"ca_pubkey\":\"%s\",\"k256_pubkey\":\"%s\",\"attestation\":\"\"}", a, b);
 	CHECK_EQ_STR(out, want);
 	CHECK_EQ_INT(sh("openssl x509 -in %s/rpc.crt -noout -ext subjectAltName 2>&1 | tail -1",
 			dir, out, sizeof out),
@@ -185,7 +191,8 @@ TEST(test_bootstrap_into_unwritable_dir_leaves_nothing)
 {
 	struct err e;
 	struct bootstrap_result r;
-	CHECK_FAILS(bootstrap_generate("/proc/no-such-dir", "kms.example.com", NOW, 0, NULL, &r, &e));
+	CHECK_FAILS(
+	    bootstrap_generate("/proc/no-such-dir", "kms.example.com", NOW, 0, NULL, &r, &e));
 	CHECK_CONTAINS(e.msg, "/proc/no-such-dir");
 	CHECK_FAILS(bootstrap_generate(t_tmpdir(), "bad_domain", NOW, 0, NULL, &r, &e));
 	CHECK_CONTAINS(e.msg, "invalid domain");
@@ -258,13 +265,11 @@ TEST(test_update_certs_reissues_rpc_and_renews_expiring_cas)
 		     0);
 	/* a year later: rpc.crt is re-issued, the CAs (9 years left) are kept */
 	CHECK_OK(bootstrap_update_certs(dir, "", NOW + 365 * 86400LL, NULL, &e), &e);
-	CHECK_EQ_INT(sh("openssl x509 -in %s/root-ca.crt -noout -fingerprint", dir, after,
-			sizeof after),
-		     0);
+	CHECK_EQ_INT(
+	    sh("openssl x509 -in %s/root-ca.crt -noout -fingerprint", dir, after, sizeof after), 0);
 	CHECK_EQ_STR(after, before_root);
-	CHECK_EQ_INT(sh("openssl x509 -in %s/rpc.crt -noout -fingerprint", dir, after,
-			sizeof after),
-		     0);
+	CHECK_EQ_INT(
+	    sh("openssl x509 -in %s/rpc.crt -noout -fingerprint", dir, after, sizeof after), 0);
 	CHECK(strcmp(after, before_rpc) != 0);
 	/* 9.5 years later: inside the 365-day window, both CAs are renewed, same key */
 	char serial_before[256], serial_after[256];
@@ -273,9 +278,8 @@ TEST(test_update_certs_reissues_rpc_and_renews_expiring_cas)
 		     0);
 	CHECK_OK(bootstrap_update_certs(dir, "other.example.com", NOW + 3470 * 86400LL, NULL, &e),
 		 &e);
-	CHECK_EQ_INT(sh("openssl x509 -in %s/root-ca.crt -noout -fingerprint", dir, after,
-			sizeof after),
-		     0);
+	CHECK_EQ_INT(
+	    sh("openssl x509 -in %s/root-ca.crt -noout -fingerprint", dir, after, sizeof after), 0);
 	CHECK(strcmp(after, before_root) != 0);
 	CHECK_EQ_INT(sh("openssl x509 -in %s/root-ca.crt -noout -serial", dir, serial_after,
 			sizeof serial_after),

@@ -59,43 +59,44 @@ TEST(test_config_example_file_loads_without_warnings)
 }
 
 /* The kms.toml the seed tutorial series writes (deployment-and-users §1.4). */
-static const char SEED[] = "[default]\n"
-			   "workers = 8\n"
-			   "max_blocking = 64\n"
-			   "ident = \"DStack KMS\"\n"
-			   "temp_dir = \"/tmp\"\n"
-			   "keep_alive = 10\n"
-			   "log_level = \"info\"\n"
-			   "\n"
-			   "[rpc]\n"
-			   "address = \"0.0.0.0\"\n"
-			   "port = 9100\n"
-			   "\n"
-			   "[rpc.tls]\n"
-			   "key = \"/etc/kms/certs/rpc.key\"\n"
-			   "certs = \"/etc/kms/certs/rpc.crt\"\n"
-			   "\n"
-			   "[rpc.tls.mutual]\n"
-			   "ca_certs = \"/etc/kms/certs/tmp-ca.crt\"\n"
-			   "mandatory = false\n"
-			   "\n"
-			   "[core]\n"
-			   "cert_dir = \"/etc/kms/certs\"\n"
-			   "subject_postfix = \".dstack\"\n"
-			   "pccs_url = \"https://api.trustedservices.intel.com/tdx/certification/v4\"\n"
-			   "\n"
-			   "[core.auth_api]\n"
-			   "type = \"webhook\"\n"
-			   "\n"
-			   "[core.auth_api.webhook]\n"
-			   "url = \"http://127.0.0.1:9200\"\n"
-			   "\n"
-			   "[core.onboard]\n"
-			   "enabled = true\n"
-			   "auto_bootstrap_domain = \"\"\n"
-			   "quote_enabled = false\n"
-			   "address = \"0.0.0.0\"\n"
-			   "port = 9100\n";
+static const char SEED[] =
+    "[default]\n"
+    "workers = 8\n"
+    "max_blocking = 64\n"
+    "ident = \"DStack KMS\"\n"
+    "temp_dir = \"/tmp\"\n"
+    "keep_alive = 10\n"
+    "log_level = \"info\"\n"
+    "\n"
+    "[rpc]\n"
+    "address = \"0.0.0.0\"\n"
+    "port = 9100\n"
+    "\n"
+    "[rpc.tls]\n"
+    "key = \"/etc/kms/certs/rpc.key\"\n"
+    "certs = \"/etc/kms/certs/rpc.crt\"\n"
+    "\n"
+    "[rpc.tls.mutual]\n"
+    "ca_certs = \"/etc/kms/certs/tmp-ca.crt\"\n"
+    "mandatory = false\n"
+    "\n"
+    "[core]\n"
+    "cert_dir = \"/etc/kms/certs\"\n"
+    "subject_postfix = \".dstack\"\n"
+    "pccs_url = \"https://api.trustedservices.intel.com/tdx/certification/v4\"\n"
+    "\n"
+    "[core.auth_api]\n"
+    "type = \"webhook\"\n"
+    "\n"
+    "[core.auth_api.webhook]\n"
+    "url = \"http://127.0.0.1:9200\"\n"
+    "\n"
+    "[core.onboard]\n"
+    "enabled = true\n"
+    "auto_bootstrap_domain = \"\"\n"
+    "quote_enabled = false\n"
+    "address = \"0.0.0.0\"\n"
+    "port = 9100\n";
 
 TEST(test_config_seed_file_starts_in_host_mode_with_warnings)
 {
@@ -120,10 +121,9 @@ TEST(test_config_quote_enabled_with_explicit_switches_is_not_host_mode)
 {
 	struct kms_config c;
 	struct err e;
-	CHECK_OK(load(&c,
-		      "[core]\nattest_rpc_cert = true\n[core.onboard]\nquote_enabled = false\n",
-		      &e),
-		 &e);
+	CHECK_OK(
+	    load(&c, "[core]\nattest_rpc_cert = true\n[core.onboard]\nquote_enabled = false\n", &e),
+	    &e);
 	CHECK_EQ_INT(c.seed_host_mode, 0);
 	CHECK_EQ_INT(c.attest_rpc_cert, 1);
 	CHECK_EQ_INT(c.enforce_self_authorization, 1);
@@ -133,8 +133,7 @@ TEST(test_config_unknown_key_warns_with_its_name)
 {
 	struct kms_config c;
 	struct err e;
-	CHECK_OK(load(&c, "[core]\nenforce_self_authorisation = false\n[foo]\nbar = 1\n", &e),
-		 &e);
+	CHECK_OK(load(&c, "[core]\nenforce_self_authorisation = false\n[foo]\nbar = 1\n", &e), &e);
 	CHECK_CONTAINS(c.warnings, "kms.toml:2: unknown key 'core.enforce_self_authorisation'");
 	CHECK_CONTAINS(c.warnings, "kms.toml:3: unknown table [foo] ignored");
 	CHECK_EQ_INT(c.enforce_self_authorization, 1); /* the typo changed nothing */
@@ -184,7 +183,8 @@ TEST(test_config_webhook_timeout_extension)
 	CHECK_OK(load(&c, "[core.auth_api.webhook]\ntimeout = 3\n", &e), &e);
 	CHECK_EQ_INT(c.webhook_timeout_ms, 3000);
 	CHECK_FAILS(load(&c, "[core.auth_api.webhook]\ntimeout = \"never\"\n", &e));
-	CHECK_CONTAINS(e.msg, "kms.toml:2: core.auth_api.webhook.timeout must be between 1s and 1h");
+	CHECK_CONTAINS(e.msg,
+		       "kms.toml:2: core.auth_api.webhook.timeout must be between 1s and 1h");
 	CHECK_FAILS(load(&c, "[core.auth_api.webhook]\ntimeout = \"5 parsecs\"\n", &e));
 	CHECK_CONTAINS(e.msg, "is not a duration");
 }
@@ -195,8 +195,9 @@ TEST(test_config_static_auth_needs_a_file)
 	struct err e;
 	CHECK_FAILS(load(&c, "[core.auth_api]\ntype = \"static\"\n", &e));
 	CHECK_CONTAINS(e.msg, "[core.auth_api.static] file must be set");
-	CHECK_OK(load(&c, "[core.auth_api]\ntype = \"static\"\n[core.auth_api.static]\nfile = "
-			  "\"/etc/kms/policy.json\"\n",
+	CHECK_OK(load(&c,
+		      "[core.auth_api]\ntype = \"static\"\n[core.auth_api.static]\nfile = "
+		      "\"/etc/kms/policy.json\"\n",
 		      &e),
 		 &e);
 	CHECK_EQ_INT(c.auth_type, AUTH_KIND_STATIC);
