@@ -3,12 +3,13 @@
 #
 # Writes build/run/kms.toml (dev auth, host mode, image verification off,
 # auto-bootstrap for "localhost") and a cert dir under build/run, then runs
-# dstack-kms on 127.0.0.1:9100 until Ctrl-C. Set KMS_PORT to use another port.
+# dstack-kms on 127.0.0.1:9100 until Ctrl-C. KMS_PORT and KMS_RUN_DIR override
+# the port and the run directory.
 set -euo pipefail
 BUILD=${1:-build}
 PORT=${KMS_PORT:-9100}
 cd "$(dirname "$0")/.."
-RUN="$PWD/$BUILD/run"
+RUN=${KMS_RUN_DIR:-"$PWD/$BUILD/run"}
 mkdir -p "$RUN/certs"
 chmod 700 "$RUN/certs"
 cat > "$RUN/kms.toml" <<TOML

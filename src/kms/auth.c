@@ -381,9 +381,9 @@ static void policy_refresh(struct auth *a)
 	struct policy *p = NULL;
 	struct err e;
 	if (policy_load(a->static_path, &p, &e) < 0) {
-		log_err("auth static policy reload failed, keeping the last good policy path=%s "
-			"error=\"%s\"",
-			a->static_path, e.msg);
+		log_err(
+		    "auth static policy reload failed, keeping the last good policy error=\"%s\"",
+		    e.msg);
 		a->failed = sig;
 		a->have_failed = 1;
 		return;

@@ -631,6 +631,15 @@ static int jp_fail(struct jp *p, const char *what)
 	return err_set(p->err, "invalid JSON: %s at line %zu column %zu", what, line, col);
 }
 
+/* A structural error, or serde_json's EOF wording when the input ended. */
+static int jp_fail_in(struct jp *p, int in_object, const char *what)
+{
+	if (p->pos >= p->len)
+		return jp_fail(p, in_object ? "EOF while parsing an object"
+					    : "EOF while parsing a list");
+	return jp_fail(p, what);
+}
+
 static int jp_peek(struct jp *p)
 {
 	while (p->pos < p->len && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' ||
@@ -855,10 +864,10 @@ static int jp_skip(struct jp *p)
 		for (;;) {
 			if (close == '}') {
 				if (jp_peek(p) != '"')
-					return jp_fail(p, "key must be a string");
+					return jp_fail_in(p, 1, "key must be a string");
 				TRY(jp_string(p, NULL));
 				if (jp_peek(p) != ':')
-					return jp_fail(p, "expected `:`");
+					return jp_fail_in(p, 1, "expected `:`");
 				p->pos++;
 			}
 			TRY(jp_skip(p));
@@ -873,7 +882,8 @@ static int jp_skip(struct jp *p)
 				p->pos++;
 				break;
 			}
-			return jp_fail(p, close == '}' ? "expected `,` or `}`"
+			return jp_fail_in(p, close == '}',
+					  close == '}' ? "expected `,` or `}`"
 						       : "expected `,` or `]`");
 		}
 		p->depth_left++;
@@ -1033,7 +1043,7 @@ static int dec_field(struct jp *p, const ProtobufCMessageDescriptor *d,
 				p->pos++;
 				break;
 			}
-			return jp_fail(p, "expected `,` or `]`");
+			return jp_fail_in(p, 0, "expected `,` or `]`");
 		}
 		p->depth_left++;
 		return 0;
@@ -1063,7 +1073,7 @@ static int dec_message(struct jp *p, const ProtobufCMessageDescriptor *d, Protob
 	}
 	for (;;) {
 		if (jp_peek(p) != '"') {
-			jp_fail(p, "key must be a string");
+			jp_fail_in(p, 1, "key must be a string");
 			goto out;
 		}
 		scratch_clear(p);
@@ -1074,7 +1084,7 @@ static int dec_message(struct jp *p, const ProtobufCMessageDescriptor *d, Protob
 		if (strlen(key) == p->scratch.len)
 			f = protobuf_c_message_descriptor_get_field_by_name(d, key);
 		if (jp_peek(p) != ':') {
-			jp_fail(p, "expected `:`");
+			jp_fail_in(p, 1, "expected `:`");
 			goto out;
 		}
 		p->pos++;
@@ -1104,7 +1114,7 @@ static int dec_message(struct jp *p, const ProtobufCMessageDescriptor *d, Protob
 			p->pos++;
 			break;
 		}
-		jp_fail(p, "expected `,` or `}`");
+		jp_fail_in(p, 1, "expected `,` or `}`");
 		goto out;
 	}
 done:

@@ -14,7 +14,6 @@
 #include "util/reader.h"
 #include "util/secret.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -929,7 +928,6 @@ static const char *number_convert(const char *tok, struct toml_value *v)
 	clean[m] = '\0';
 	/* strtod honours LC_NUMERIC; the KMS never calls setlocale, so it is "C". */
 	char *end;
-	errno = 0;
 	double d = strtod(clean, &end);
 	if (*end != '\0')
 		return "invalid float";

@@ -1,13 +1,13 @@
 /*
- * toml.h — a strict reader for the TOML subset kms.toml uses.
+ * toml.h — a strict reader for the TOML v1.0 subset kms.toml uses.
  *
- * Supported: comments, [table] and [a.b.c] headers, bare and quoted keys,
- * dotted keys, basic and literal strings (one-line and multi-line), integers
- * (decimal, 0x/0o/0b, underscores), floats, booleans, arrays (of any supported
- * value, multi-line, trailing comma), inline tables. Not supported (rejected
- * with a clear message): arrays of tables [[x]], dates/times.
- * Every syntax error, duplicate key or redefined table fails with
- * "<file>:<line>: <message>". Input is bounded (1 MiB) and nesting depth too.
+ * Supported: comments, [a."b c"] headers, bare/quoted/dotted keys, all four
+ * string forms, integers (0x/0o/0b, underscores), floats, booleans, arrays,
+ * inline tables; UTF-8 only (leading BOM skipped), LF or CRLF (CRLF inside
+ * multi-line strings reads as LF). Refused with a clear message: arrays of
+ * tables, dates/times, keys containing NUL (deliberate: no look-alike keys).
+ * Errors read "<name>:<line>: <message>". Input and nesting are bounded.
+ * Accessors are NULL-safe and return 0/NULL for a value of another type.
  */
 #ifndef UTIL_TOML_H
 #define UTIL_TOML_H

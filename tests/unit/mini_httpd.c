@@ -29,7 +29,7 @@
 #define MAX_QUEUE 64
 #define MAX_REQS 1024
 #define MAX_HEAD 16384
-#define MAX_BODY (1 << 20)
+#define MAX_BODY (4 << 20)
 
 struct reply {
 	struct mini_httpd_reply r;

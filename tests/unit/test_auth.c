@@ -65,8 +65,8 @@ static const char ALLOW[] = "{\"isAllowed\":true,\"gatewayAppId\":\"gw-1\",\"rea
 
 static struct auth *webhook_auth(const char *url, long timeout_ms, struct err *err)
 {
-	struct auth_config cfg = {.type = AUTH_TYPE_WEBHOOK, .webhook_url = url,
-				  .timeout_ms = timeout_ms};
+	struct auth_config cfg = {
+	    .type = AUTH_TYPE_WEBHOOK, .webhook_url = url, .timeout_ms = timeout_ms};
 	return auth_new(&cfg, err);
 }
 
@@ -147,9 +147,9 @@ TEST(test_auth_webhook_allow_and_deny_are_never_cached)
 	mini_httpd_push(s, &(struct mini_httpd_reply){
 			       .body = "{\"isAllowed\":true,\"gatewayAppId\":\"gateway\","
 				       "\"reason\":\"initial allow\",\"extra\":[1,{\"x\":null}]}"});
-	mini_httpd_push(s, &(struct mini_httpd_reply){
-			       .body = "{\"reason\":\"revoked\",\"isAllowed\":false,"
-				       "\"gatewayAppId\":\"gateway2\"}"});
+	mini_httpd_push(
+	    s, &(struct mini_httpd_reply){.body = "{\"reason\":\"revoked\",\"isAllowed\":false,"
+						  "\"gatewayAppId\":\"gateway2\"}"});
 	struct err err;
 	struct auth *a = webhook_auth(mini_httpd_url(s), 0, &err);
 	CHECK_OK(a ? 0 : -1, &err);
@@ -251,8 +251,9 @@ TEST(test_auth_webhook_bad_json_fails_closed_and_next_call_recovers)
 	struct mini_httpd *s = mini_httpd_start(NULL);
 	CHECK(s);
 	mini_httpd_push(s, &(struct mini_httpd_reply){.body = "not-json"});
-	mini_httpd_push(s, &(struct mini_httpd_reply){
-			       .body = "{\"isAllowed\":true,\"gatewayAppId\":\"g\",\"reason\":\"rec\"}"});
+	mini_httpd_push(
+	    s, &(struct mini_httpd_reply){
+		   .body = "{\"isAllowed\":true,\"gatewayAppId\":\"g\",\"reason\":\"rec\"}"});
 	struct err err;
 	struct auth *a = webhook_auth(mini_httpd_url(s), 0, &err);
 	CHECK_OK(a ? 0 : -1, &err);
@@ -261,7 +262,8 @@ TEST(test_auth_webhook_bad_json_fails_closed_and_next_call_recovers)
 	struct auth_decision d;
 	CHECK_FAILS(auth_check(a, &bi, 0, &d, &err));
 	char want[256];
-	snprintf(want, sizeof want, "failed to decode response from %s, status=200 OK, body=not-json",
+	snprintf(want, sizeof want,
+		 "failed to decode response from %s, status=200 OK, body=not-json",
 		 mini_httpd_url(s));
 	CHECK_CONTAINS(err.msg, want);
 	CHECK_EQ_INT(d.allowed, 0);
@@ -453,7 +455,8 @@ TEST(test_auth_webhook_url_secrets_never_appear_in_errors)
 	mini_httpd_push(s, &(struct mini_httpd_reply){.hang = 1});
 	mini_httpd_push(s, &(struct mini_httpd_reply){.body = "{\"status\":\"ok\"}"});
 	char url[256], dead[256];
-	snprintf(url, sizeof url, "http://bob:pw-SECRET@127.0.0.1:%d/key/SECRET-PATH?api_key=SECRET-Q",
+	snprintf(url, sizeof url,
+		 "http://bob:pw-SECRET@127.0.0.1:%d/key/SECRET-PATH?api_key=SECRET-Q",
 		 mini_httpd_port(s));
 	snprintf(dead, sizeof dead, "http://127.0.0.1:%d/SECRET-PATH/?token=SECRET-Q",
 		 mini_httpd_unused_port());
@@ -463,8 +466,6 @@ TEST(test_auth_webhook_url_secrets_never_appear_in_errors)
 	struct boot_info bi;
 	sample_bi(&bi);
 	struct auth_decision d;
-	char origin[64];
-	snprintf(origin, sizeof origin, "auth api %s ", mini_httpd_url(s));
 	for (int i = 0; i < 4; i++) {
 		CHECK_FAILS(auth_check(a, &bi, 0, &d, &err));
 		CHECK_CONTAINS(err.msg, mini_httpd_url(s));
@@ -522,15 +523,20 @@ TEST(test_auth_webhook_get_info_parses_fields_with_plain_get)
 	struct mini_httpd *s = mini_httpd_start(NULL);
 	CHECK(s);
 	mini_httpd_push(
+	    s,
+	    &(struct mini_httpd_reply){
+		.body = "{\"status\":\"ok\",\"kmsContractAddr\":"
+			"\"0x9fe46736679d2d9a65f0992f2272de9f3c7fa6e0\","
+			"\"ethRpcUrl\":\"http://"
+			"127.0.0.1:8545\",\"gatewayAppId\":\"gateway-app-id-test\","
+			"\"chainId\":31337,\"appAuthImplementation\":"
+			"\"0x5FbDB2315678afecb367f032d93F642f64180aa3\","
+			"\"appImplementation\":\"0x5FbDB2315678afecb367f032d93F642f64180aa3\"}"});
+	mini_httpd_push(
 	    s, &(struct mini_httpd_reply){
-		   .body = "{\"status\":\"ok\",\"kmsContractAddr\":\"0x9fe46736679d2d9a65f0992f2272de9f3c7fa6e0\","
-			   "\"ethRpcUrl\":\"http://127.0.0.1:8545\",\"gatewayAppId\":\"gateway-app-id-test\","
-			   "\"chainId\":31337,\"appAuthImplementation\":\"0x5FbDB2315678afecb367f032d93F642f64180aa3\","
-			   "\"appImplementation\":\"0x5FbDB2315678afecb367f032d93F642f64180aa3\"}"});
-	mini_httpd_push(s, &(struct mini_httpd_reply){
-			       .body = "{\"status\":\"whatever\",\"kmsContractAddr\":\"k\",\"ethRpcUrl\":\"\","
-				       "\"gatewayAppId\":\"g\",\"chainId\":18446744073709551,"
-				       "\"appImplementation\":\"i\"}"});
+		   .body = "{\"status\":\"whatever\",\"kmsContractAddr\":\"k\",\"ethRpcUrl\":\"\","
+			   "\"gatewayAppId\":\"g\",\"chainId\":18446744073709551,"
+			   "\"appImplementation\":\"i\"}"});
 	char url[128];
 	snprintf(url, sizeof url, "%s/info/", mini_httpd_url(s));
 	struct err err;
@@ -567,9 +573,11 @@ TEST(test_auth_webhook_get_info_requires_status_and_typed_fields)
 	struct mini_httpd *s = mini_httpd_start(NULL);
 	CHECK(s);
 	const char *bodies[] = {
-	    "{\"kmsContractAddr\":\"k\",\"gatewayAppId\":\"g\",\"chainId\":1,\"appImplementation\":\"i\"}",
+	    "{\"kmsContractAddr\":\"k\",\"gatewayAppId\":\"g\",\"chainId\":1,\"appImplementation\":"
+	    "\"i\"}",
 	    "{\"status\":\"ok\",\"gatewayAppId\":\"g\",\"chainId\":1,\"appImplementation\":\"i\"}",
-	    "{\"status\":\"ok\",\"kmsContractAddr\":\"k\",\"gatewayAppId\":\"g\",\"appImplementation\":\"i\"}",
+	    "{\"status\":\"ok\",\"kmsContractAddr\":\"k\",\"gatewayAppId\":\"g\","
+	    "\"appImplementation\":\"i\"}",
 	    "{\"status\":\"ok\",\"kmsContractAddr\":\"k\",\"gatewayAppId\":\"g\",\"chainId\":-1,"
 	    "\"appImplementation\":\"i\"}",
 	    "{\"status\":\"ok\",\"kmsContractAddr\":\"k\",\"gatewayAppId\":\"g\",\"chainId\":1.5,"
@@ -596,7 +604,8 @@ TEST(test_auth_webhook_get_info_requires_status_and_typed_fields)
 		CHECK_CONTAINS(err.msg, why[i]);
 		CHECK_EQ_INT(info.has_contract_info, 0);
 	}
-	mini_httpd_push(s, &(struct mini_httpd_reply){.status = 500, .body = "{\"status\":\"error\"}"});
+	mini_httpd_push(
+	    s, &(struct mini_httpd_reply){.status = 500, .body = "{\"status\":\"error\"}"});
 	struct auth_info info;
 	CHECK_FAILS(auth_get_info(a, &info, &err));
 	CHECK_CONTAINS(err.msg, "returned 500 Internal Server Error: {\"status\":\"error\"}");

@@ -66,11 +66,12 @@ TEST(test_boot_info_json_empty_fields_are_empty_strings)
 	struct buf out = BUF_INIT;
 	CHECK_OK(buf_append_str(&out, "prefix:"), &err); /* appends, keeps existing bytes */
 	CHECK_OK(boot_info_to_json(&bi, &out, &err), &err);
-	CHECK_EQ_STR(buf_str(&out), "prefix:{\"teeVariant\":\"\",\"mrAggregated\":\"\","
-				    "\"osImageHash\":\"\",\"mrSystem\":\"\","
-				    "\"appId\":\"ffffffffffffffffffffffffffffffffffffffff\","
-				    "\"composeHash\":\"\",\"instanceId\":\"\",\"deviceId\":\"\","
-				    "\"keyProviderInfo\":\"\",\"tcbStatus\":\"\",\"advisoryIds\":[]}");
+	CHECK_EQ_STR(buf_str(&out),
+		     "prefix:{\"teeVariant\":\"\",\"mrAggregated\":\"\","
+		     "\"osImageHash\":\"\",\"mrSystem\":\"\","
+		     "\"appId\":\"ffffffffffffffffffffffffffffffffffffffff\","
+		     "\"composeHash\":\"\",\"instanceId\":\"\",\"deviceId\":\"\","
+		     "\"keyProviderInfo\":\"\",\"tcbStatus\":\"\",\"advisoryIds\":[]}");
 	buf_free(&out);
 	boot_info_free(&bi);
 }
@@ -137,10 +138,11 @@ TEST(test_boot_info_setters_enforce_bounds)
 	s[128] = 'x';
 	s[129] = '\0';
 	CHECK_FAILS(boot_info_set_tcb_status(&bi, s, &err));
-	CHECK_FAILS(boot_info_set_tee_variant(&bi, "dstack-tdx-but-much-longer-than-32-bytes", &err));
+	CHECK_FAILS(
+	    boot_info_set_tee_variant(&bi, "dstack-tdx-but-much-longer-than-32-bytes", &err));
 	CHECK_FAILS(boot_info_set_tcb_status(&bi, "bad\xff", &err));
 	CHECK_FAILS(boot_info_set_tcb_status(&bi, "\xed\xa0\x80", &err)); /* surrogate */
-	CHECK_FAILS(boot_info_set_tcb_status(&bi, "\xc0\xaf", &err));     /* overlong */
+	CHECK_FAILS(boot_info_set_tcb_status(&bi, "\xc0\xaf", &err));	  /* overlong */
 
 	memset(s, 'y', sizeof s);
 	s[256] = '\0';
