@@ -41,18 +41,23 @@ LDFLAGS  += -pie -Wl,-z,relro,-z,now $(LDSAN)
 LIBS     := $(PKG_LIBS) -lpthread
 
 GEN_PB   := $(BUILD)/gen/kms_rpc.pb-c.c
-CORE_SRC := $(wildcard src/util/*.c src/crypto/*.c src/net/*.c)
+CORE_SRC := $(wildcard src/util/*.c src/crypto/*.c src/net/*.c src/attest/*.c src/abi/*.c)
 KMS_SRC  := $(filter-out src/kms/main.c,$(wildcard src/kms/*.c))
 CTL_SRC  := $(wildcard src/kmsctl/*.c)
+AE_SRC   := $(wildcard src/auth-eth/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 CORE_OBJ := $(call obj,$(CORE_SRC)) $(BUILD)/obj/gen/kms_rpc.pb-c.o
 KMS_OBJ  := $(call obj,$(KMS_SRC))
 CTL_OBJ  := $(call obj,$(CTL_SRC))
+AE_OBJ   := $(call obj,$(AE_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
 
 BINS := $(BUILD)/dstack-kms $(BUILD)/dstack-kmsctl
+ifneq ($(AE_SRC),)
+BINS += $(BUILD)/dstack-auth-eth
+endif
 
 .PHONY: all deps test unit run asan fmt fmt-check clean print-cflags print-libs
 all: deps $(BINS)
@@ -91,6 +96,9 @@ $(BUILD)/dstack-kms: $(BUILD)/obj/src/kms/main.o $(BUILD)/libkms.a $(BUILD)/libc
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/dstack-kmsctl: $(CTL_OBJ) $(BUILD)/libkms.a $(BUILD)/libcore.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/dstack-auth-eth: $(AE_OBJ) $(BUILD)/libcore.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(BUILD)/libkms.a $(BUILD)/libcore.a
