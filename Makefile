@@ -4,6 +4,7 @@
 #   make test       install missing deps, build, run unit + integration tests
 #   make run        a throwaway KMS on 127.0.0.1:9100 (dev auth, host mode)
 #   make asan       the same build with ASan+UBSan in build-asan/, then its unit tests
+#   make fuzz       every libFuzzer target in tests/fuzz for FUZZ_SECONDS (30) each
 #   make fmt        clang-format every source file; make fmt-check fails on drift
 BUILD    ?= build
 CC       ?= gcc
@@ -35,6 +36,11 @@ HARDEN   := -fPIE
 CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDSAN    := -fsanitize=address,undefined
 endif
+ifeq ($(SAN),fuzz)
+HARDEN   := -fPIE
+CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+LDSAN    := -fsanitize=fuzzer,address,undefined
+endif
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(HARDEN) $(CFLAGS) \
               -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
 LDFLAGS  += -pie -Wl,-z,relro,-z,now $(LDSAN)
@@ -59,7 +65,7 @@ ifneq ($(AE_SRC),)
 BINS += $(BUILD)/dstack-auth-eth
 endif
 
-.PHONY: all deps test unit run asan fmt fmt-check clean print-cflags print-libs
+.PHONY: all deps test unit run asan fuzz fuzz-build fmt fmt-check clean print-cflags print-libs
 all: deps $(BINS)
 
 deps:
@@ -106,6 +112,26 @@ $(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(BUILD)/libkms.a $(BUILD)/libcore.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 30
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libkms.a $(BUILD)/libcore.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+fuzz-build: $(FUZZ_BINS)
+
+# make fuzz: every libFuzzer target for FUZZ_SECONDS each (corpus kept in build-fuzz/corpus).
+fuzz:
+	$(MAKE) CC=clang BUILD=build-fuzz SAN=fuzz fuzz-build
+	@for b in build-fuzz/fuzz/*; do \
+	  n=$$(basename $$b); mkdir -p build-fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  $$b -max_total_time=$(FUZZ_SECONDS) -timeout=5 -print_final_stats=1 build-fuzz/corpus/$$n \
+	    > build-fuzz/$$n.log 2>&1 || { tail -30 build-fuzz/$$n.log; exit 1; }; \
+	  grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units)' build-fuzz/$$n.log | tail -1; \
+	done
+
 unit: deps $(BUILD)/tests/unit-tests
 	$(BUILD)/tests/unit-tests $(T)
 
@@ -131,6 +157,6 @@ print-libs:
 	@echo $(LIBS)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
