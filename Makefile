@@ -159,4 +159,7 @@ print-libs:
 clean:
 	rm -rf build build-asan build-fuzz
 
+# Feature-specific targets (install, benchmarks, systemd tests ...) live in mk/*.mk.
+-include $(sort $(wildcard mk/*.mk))
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -115,7 +115,7 @@ int t_hex_equal(const uint8_t *p, size_t n, const char *hex)
 {
 	size_t m;
 	uint8_t *want = t_unhex(hex, &m);
-	int eq = want && m == n && memcmp(p, want, n) == 0;
+	int eq = want && m == n && (n == 0 || memcmp(p, want, n) == 0);
 	if (!eq && p) {
 		printf("  got:      ");
 		for (size_t i = 0; i < n; i++)
