@@ -10,6 +10,7 @@
 #ifndef ATTEST_QUOTE_H
 #define ATTEST_QUOTE_H
 
+#include "util/buf.h"
 #include "util/err.h"
 
 #include <stddef.h>
@@ -48,7 +49,7 @@ struct sgx_report {
 };
 
 struct tdx_quote {
-	uint16_t version;  /* 4 or 5 */
+	uint16_t version; /* 4 or 5 */
 	uint16_t att_key_type;
 	uint32_t tee_type;
 	uint8_t qe_vendor_id[16];
@@ -57,8 +58,8 @@ struct tdx_quote {
 	struct tdx_report report;
 	const uint8_t *signed_data; /* header [+ descriptor] + body */
 	size_t signed_len;
-	uint8_t signature[64];      /* raw r||s over signed_data */
-	uint8_t attest_key[64];     /* raw X||Y */
+	uint8_t signature[64];	      /* raw r||s over signed_data */
+	uint8_t attest_key[64];	      /* raw X||Y */
 	const uint8_t *qe_report_raw; /* 384 bytes */
 	struct sgx_report qe_report;
 	uint8_t qe_report_signature[64];
@@ -66,8 +67,25 @@ struct tdx_quote {
 	size_t qe_auth_data_len;
 	const char *pck_chain_pem; /* not NUL-terminated: use pck_chain_len */
 	size_t pck_chain_len;
+	/* Added: the inner certification data as found (pck_chain_pem is set only
+	 * for type 5; other types need the collateral's pck_certificate_chain). */
+	uint16_t cert_data_type;
+	const uint8_t *cert_data;
+	size_t cert_data_len;
+	size_t used_len; /* end of the auth data; bytes after it (padding) are ignored */
 };
 
+/* Largest variable-length field accepted (auth data, certification data), as
+ * dcap-qvl: 1 MiB. */
+#define QUOTE_MAX_FIELD_LEN 1048576u
+
+/* Parses a TDX quote (v4, or v5 with a TD10/TD15 body). Refuses SGX quotes
+ * (v3, or an SGX TEE type / SGX body) with a clear message. Does not check the
+ * QE vendor ID or the key type: dcap_verify does that, in dcap-qvl's order. */
 int quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct err *err);
+
+/* Decodes a quote given as hex text: optional "0x" prefix, surrounding
+ * whitespace ignored. Appends the bytes to out. */
+int quote_hex_decode(const char *text, size_t len, struct buf *out, struct err *err);
 
 #endif

@@ -36,12 +36,12 @@ struct cert_params {
 	const char *org;     /* NULL: no O= RDN */
 	const char *subject; /* CN */
 	const char *const *san;
-	size_t nsan;            /* IP literals become iPAddress, the rest dNSName */
-	int is_ca;              /* adds SKI + BasicConstraints(cA, path_len) and CA KeyUsage */
-	int path_len;           /* only with is_ca */
+	size_t nsan;  /* IP literals become iPAddress, the rest dNSName */
+	int is_ca;    /* adds SKI + BasicConstraints(cA, path_len) and CA KeyUsage */
+	int path_len; /* only with is_ca */
 	int eku_server, eku_client;
 	struct cert_bytes app_id, app_info, attestation;
-	const char *usage;      /* CERT_USAGE string or NULL */
+	const char *usage; /* CERT_USAGE string or NULL */
 	int has_not_before, has_not_after;
 	int64_t not_before, not_after; /* Unix seconds when has_* */
 };

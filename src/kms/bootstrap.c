@@ -23,8 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const BOOTSTRAP_CORE_FILES[7] = {"tmp-ca.crt", "tmp-ca.key", "root-ca.crt",
-					     "root-ca.key", "rpc.crt", "rpc.key",
+const char *const BOOTSTRAP_CORE_FILES[7] = {"tmp-ca.crt",   "tmp-ca.key", "root-ca.crt",
+					     "root-ca.key",  "rpc.crt",	   "rpc.key",
 					     "root-k256.key"};
 
 int bootstrap_fault_after_renames = -1;
@@ -48,11 +48,11 @@ int bootstrap_validate_domain(const char *d, struct err *err)
 			if (label == 0)
 				return err_set(err, "invalid domain \"%s\": empty label", d);
 			if (label > 63)
-				return err_set(err, "invalid domain \"%s\": label longer than 63", d);
-			if (d[i - 1] == '-' || d[i - label] == '-')
-				return err_set(err,
-					       "invalid domain \"%s\": label starts or ends with '-'",
+				return err_set(err, "invalid domain \"%s\": label longer than 63",
 					       d);
+			if (d[i - 1] == '-' || d[i - label] == '-')
+				return err_set(
+				    err, "invalid domain \"%s\": label starts or ends with '-'", d);
 			label = 0;
 			continue;
 		}
@@ -137,7 +137,8 @@ static int roll_forward(const char *dir, const char *staging, struct err *err)
 		}
 		if (!fs_exists(from))
 			continue; /* already moved before a crash */
-		if (bootstrap_fault_after_renames >= 0 && renames >= bootstrap_fault_after_renames) {
+		if (bootstrap_fault_after_renames >= 0 &&
+		    renames >= bootstrap_fault_after_renames) {
 			rc = err_set(err, "fault injected after %d renames", renames);
 			break;
 		}
@@ -281,7 +282,8 @@ int bootstrap_generate(const char *dir, const char *domain, int64_t now, int wri
 	uint8_t tmp_ca[32], root_ca[32], rpc[32], k256[32];
 	uint8_t root_point[P256_POINT_LEN];
 	struct buf tmp_key, root_key, rpc_key, tmp_crt = BUF_INIT, root_crt = BUF_INIT,
-			     rpc_crt = BUF_INIT, info = BUF_INIT, info_att = BUF_INIT;
+					       rpc_crt = BUF_INIT, info = BUF_INIT,
+					       info_att = BUF_INIT;
 	buf_init_secret(&tmp_key);
 	buf_init_secret(&root_key);
 	buf_init_secret(&rpc_key);
@@ -411,8 +413,7 @@ static int renew_ca(const char *dir, const char *name, const char *cn, int path_
 		if (!x)
 			goto out;
 		buf_reset(&b);
-		if (cert_to_pem(x, &b, err) < 0 ||
-		    fs_write_atomic(p, b.p, b.len, 0644, err) < 0) {
+		if (cert_to_pem(x, &b, err) < 0 || fs_write_atomic(p, b.p, b.len, 0644, err) < 0) {
 			X509_free(x);
 			goto out;
 		}
@@ -444,9 +445,9 @@ int bootstrap_update_certs(const char *dir, const char *auto_domain, int64_t now
 				      "auto_bootstrap_domain or restore rpc-domain)");
 			goto out;
 		}
-		while (domain.len && (domain.p[domain.len - 1] == '\n' ||
-				      domain.p[domain.len - 1] == ' ' ||
-				      domain.p[domain.len - 1] == '\r'))
+		while (domain.len &&
+		       (domain.p[domain.len - 1] == '\n' || domain.p[domain.len - 1] == ' ' ||
+			domain.p[domain.len - 1] == '\r'))
 			domain.p[--domain.len] = 0;
 	}
 	TRY_OUT(bootstrap_validate_domain(buf_str(&domain), err));

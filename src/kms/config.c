@@ -96,10 +96,22 @@ static const struct key_def KEYS[] = {
 
 /* Tables whose keys we walk; anything else at these levels is unknown. */
 static const char *const TABLES[] = {
-    "default",        "rpc",        "rpc.tls",      "rpc.tls.mutual",
-    "rpc.limits",     "core",       "core.attestation", "core.attestation.urls",
-    "core.attestation.root_ca", "core.image", "core.admin", "core.metrics",
-    "core.auth_api",  "core.auth_api.webhook", "core.auth_api.dev", "core.auth_api.static",
+    "default",
+    "rpc",
+    "rpc.tls",
+    "rpc.tls.mutual",
+    "rpc.limits",
+    "core",
+    "core.attestation",
+    "core.attestation.urls",
+    "core.attestation.root_ca",
+    "core.image",
+    "core.admin",
+    "core.metrics",
+    "core.auth_api",
+    "core.auth_api.webhook",
+    "core.auth_api.dev",
+    "core.auth_api.static",
     "core.onboard",
 };
 
@@ -253,7 +265,8 @@ struct load_state {
 	int seen_auth_type;
 };
 
-static void cfg_warn(struct kms_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cfg_warn(struct kms_config *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void cfg_warn(struct kms_config *c, const char *fmt, ...)
 {
 	char line[1024];
@@ -294,8 +307,8 @@ static int store_key(struct load_state *st, const struct key_def *k, const char 
 		int64_t x = toml_int(v);
 		int64_t lo = k->type == K_PORT ? 0 : 0, hi = k->type == K_PORT ? 65535 : 1000000;
 		if (x < lo || x > hi)
-			return err_set(err, "%s:%d: %s = %lld is out of range (%lld..%lld)", st->name,
-				       toml_line(v), path, (long long)x, (long long)lo,
+			return err_set(err, "%s:%d: %s = %lld is out of range (%lld..%lld)",
+				       st->name, toml_line(v), path, (long long)x, (long long)lo,
 				       (long long)hi);
 		*(int *)field = (int)x;
 		return 0;
@@ -324,10 +337,11 @@ static int store_key(struct load_state *st, const struct key_def *k, const char 
 		}
 		if (k->type == K_TIMEOUT_MS) {
 			if (secs == 0 || secs > 3600)
-				return err_set(err,
-					       "%s:%d: %s must be between 1s and 1h (a webhook call "
-					       "without a timeout can hang the KMS)",
-					       st->name, toml_line(v), path);
+				return err_set(
+				    err,
+				    "%s:%d: %s must be between 1s and 1h (a webhook call "
+				    "without a timeout can hang the KMS)",
+				    st->name, toml_line(v), path);
 			*(uint64_t *)field = secs * 1000;
 		} else {
 			*(uint64_t *)field = secs;
@@ -409,11 +423,13 @@ static int walk(struct load_state *st, const struct toml_value *t, const char *p
 				st->seen_enforce_self_auth = 1;
 			TRY(store_key(st, k, path, v, err));
 			if (strcmp(path, "core.pccs_url") == 0)
-				cfg_warn(st->c, "%s:%d: [core] pccs_url is obsolete: it is read as "
+				cfg_warn(st->c,
+					 "%s:%d: [core] pccs_url is obsolete: it is read as "
 					 "[core.attestation.urls] pccs; move it there",
 					 st->name, toml_line(v));
 			if (strcmp(path, "core.onboard.quote_enabled") == 0)
-				cfg_warn(st->c, "%s:%d: [core.onboard] quote_enabled is obsolete: it was "
+				cfg_warn(st->c,
+					 "%s:%d: [core.onboard] quote_enabled is obsolete: it was "
 					 "replaced by [core] attest_rpc_cert and "
 					 "enforce_self_authorization",
 					 st->name, toml_line(v));
@@ -445,21 +461,22 @@ static int validate(struct kms_config *c, const char *name, struct err *err)
 	if (c->rpc_port == 0)
 		return err_set(err, "%s: [rpc] port must not be 0", name);
 	if (c->auth_type == AUTH_KIND_WEBHOOK && !c->webhook_url[0])
-		return err_set(err, "%s: [core.auth_api.webhook] url must be set for type = "
-				    "\"webhook\"",
+		return err_set(err,
+			       "%s: [core.auth_api.webhook] url must be set for type = "
+			       "\"webhook\"",
 			       name);
 	if (c->auth_type == AUTH_KIND_STATIC && !c->static_file[0])
-		return err_set(err,
-			       "%s: [core.auth_api.static] file must be set for type = \"static\"",
-			       name);
+		return err_set(
+		    err, "%s: [core.auth_api.static] file must be set for type = \"static\"", name);
 	if (log_level_parse(c->log_level) < 0)
-		return err_set(err, "%s: [default] log_level \"%s\" is not one of error, warn, "
-				    "info, debug",
+		return err_set(err,
+			       "%s: [default] log_level \"%s\" is not one of error, warn, "
+			       "info, debug",
 			       name, c->log_level);
-	const char *roots[] = {c->root_ca_tdx,           c->root_ca_gcp_tpm,
-			       c->root_ca_aws_nitro_enclave, c->root_ca_aws_nitro_tpm,
-			       c->root_ca_sev_snp_milan, c->root_ca_sev_snp_genoa,
-			       c->root_ca_sev_snp_turin};
+	const char *roots[] = {
+	    c->root_ca_tdx,	      c->root_ca_gcp_tpm,	c->root_ca_aws_nitro_enclave,
+	    c->root_ca_aws_nitro_tpm, c->root_ca_sev_snp_milan, c->root_ca_sev_snp_genoa,
+	    c->root_ca_sev_snp_turin};
 	for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
 		if (roots[i][0] && !c->insecure_allow_external_trust_anchors)
 			return err_set(err,
@@ -500,7 +517,8 @@ int config_load_text(struct kms_config *c, const char *text, size_t len, const c
 		c->attest_rpc_cert = 0;
 		c->enforce_self_authorization = 0;
 		c->seed_host_mode = 1;
-		cfg_warn(c, "%s: quote_enabled = false with neither attest_rpc_cert nor "
+		cfg_warn(c,
+			 "%s: quote_enabled = false with neither attest_rpc_cert nor "
 			 "enforce_self_authorization set: starting in host mode (both false). Set "
 			 "[core] attest_rpc_cert and enforce_self_authorization explicitly",
 			 name);

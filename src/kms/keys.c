@@ -59,8 +59,9 @@ int keys_load(struct kms_keys *k, const char *dir, struct err *err)
 	TRY_OUT(p256_public_point(k->root_ca_scalar, point, err));
 	TRY_OUT(cert_public_point(k->root_ca, cert_point, err));
 	if (memcmp(point, cert_point, sizeof point) != 0) {
-		err_set(err, "CA certificate does not match private key (root-ca.crt vs "
-			     "root-ca.key in %s)",
+		err_set(err,
+			"CA certificate does not match private key (root-ca.crt vs "
+			"root-ca.key in %s)",
 			dir);
 		goto out;
 	}
@@ -68,7 +69,8 @@ int keys_load(struct kms_keys *k, const char *dir, struct err *err)
 
 	TRY_OUT(read_text(dir, "root-k256.key", &sk, err));
 	if (sk.len != 32) {
-		err_set(err, "root-k256.key in %s must be exactly 32 bytes, found %zu", dir, sk.len);
+		err_set(err, "root-k256.key in %s must be exactly 32 bytes, found %zu", dir,
+			sk.len);
 		goto out;
 	}
 	memcpy(k->k256_scalar, sk.p, 32);

@@ -7,6 +7,7 @@
 #include "kms/bootstrap.h"
 #include "kms/kms.h"
 #include "net/http_client.h"
+#include "net/service.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "version.h"
@@ -55,8 +56,7 @@ static void warn_host_mode(const struct kms_config *c)
 		log_warn("[core.image] verify = false: os_image_hash is an unverified host claim");
 }
 
-static int no_guest_agent(void *ud, const uint8_t report_data[64], struct buf *out,
-			  struct err *err)
+static int no_guest_agent(void *ud, const uint8_t report_data[64], struct buf *out, struct err *err)
 {
 	(void)ud;
 	(void)report_data;
@@ -95,11 +95,12 @@ static int ensure_keys(const struct kms_config *c, const struct bootstrap_attest
 			       "no key set in %s (missing: %s) and [core.onboard] enabled = false",
 			       c->cert_dir, missing);
 	if (!c->auto_bootstrap_domain[0])
-		return err_set(err,
-			       "no key set in %s (missing: %s). Set [core.onboard] "
-			       "auto_bootstrap_domain = \"<your KMS domain>\" to bootstrap at start "
-			       "(the interactive onboard service is not available in this build)",
-			       c->cert_dir, missing);
+		return err_set(
+		    err,
+		    "no key set in %s (missing: %s). Set [core.onboard] "
+		    "auto_bootstrap_domain = \"<your KMS domain>\" to bootstrap at start "
+		    "(the interactive onboard service is not available in this build)",
+		    c->cert_dir, missing);
 	log_info("Onboarding: auto-bootstrap domain=%s cert_dir=%s", c->auto_bootstrap_domain,
 		 c->cert_dir);
 	struct bootstrap_result r;
@@ -108,6 +109,14 @@ static int ensure_keys(const struct kms_config *c, const struct bootstrap_attest
 		return err_wrap(err, "auto-bootstrap failed");
 	log_info("auto-bootstrap complete: root keys generated in %s", c->cert_dir);
 	return 0;
+}
+
+static struct service_liveness *liveness;
+
+static void kms_tick(void *ud, int worker)
+{
+	(void)ud;
+	service_liveness_tick(liveness, worker);
 }
 
 static int make_auth(struct kms *k, struct err *err)
@@ -235,6 +244,11 @@ int main(int argc, char **argv)
 	    .client_mandatory = k.cfg.rpc_mutual_mandatory,
 	};
 	uint64_t max_body = config_max_body_limit(&k.cfg);
+	uint64_t wd_usec = service_watchdog_usec();
+	int tick_ms = wd_usec ? (int)(wd_usec / 4000) : 0;
+	if (wd_usec && tick_ms < 50)
+		tick_ms = 50;
+	liveness = wd_usec ? service_liveness_new(k.cfg.workers, tick_ms) : NULL;
 	struct http_server_opts so = {
 	    .address = k.cfg.rpc_address,
 	    .port = k.cfg.rpc_port,
@@ -246,6 +260,8 @@ int main(int argc, char **argv)
 	    .handler = kms_main_handler,
 	    .ud = &k,
 	    .server_name = "RPC",
+	    .on_tick = liveness ? kms_tick : NULL,
+	    .tick_ms = tick_ms,
 	};
 	log_info("Starting KMS");
 	srv = http_server_start(&so, &err);
@@ -253,6 +269,10 @@ int main(int argc, char **argv)
 		goto fail;
 	log_info("KMS initialized successfully");
 	log_info("RPC server listening on %s:%d", k.cfg.rpc_address, http_server_port(srv));
+	char status[CFG_STR + 64];
+	snprintf(status, sizeof status, "Serving the KMS RPC on %s:%d", k.cfg.rpc_address,
+		 http_server_port(srv));
+	service_ready(status);
 	log_auth(&k.cfg);
 	for (size_t i = 0; i < k.service.nmethods; i++)
 		log_debug("  /prpc/%s", k.service.methods[i].name);
@@ -260,12 +280,14 @@ int main(int argc, char **argv)
 	int sig = 0;
 	sigwait(&sigs, &sig);
 	log_info("received signal %d, shutting down", sig);
+	service_stopping();
 	rc = 0;
 	goto done;
 fail:
 	log_err("dstack-kms: %s", err.msg);
 done:
 	http_server_stop(srv);
+	service_liveness_free(liveness);
 	if (k.auth)
 		auth_free(k.auth);
 	keys_free(&k.keys);

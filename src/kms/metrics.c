@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const double BUCKETS[METRICS_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-						 0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
+						0.05,	0.1,   0.25,   0.5,   1.0,  5.0};
 
 void metrics_init(struct metrics *m, const char *const *methods, int n)
 {
@@ -63,15 +63,17 @@ int metrics_render(struct metrics *m, struct buf *o)
 			 "attestation requests.\n"
 			 "# TYPE dstack_kms_attestation_failures_total counter\n"
 			 "dstack_kms_attestation_failures_total %llu\n",
-			 atomic_load(&m->attestation_requests), atomic_load(&m->attestation_failures));
+			 atomic_load(&m->attestation_requests),
+			 atomic_load(&m->attestation_failures));
 	rc |= buf_printf(o, "# HELP dstack_kms_rpc_requests_total prpc requests by method and "
 			    "outcome.\n# TYPE dstack_kms_rpc_requests_total counter\n");
 	for (int i = 0; i < m->nmethods; i++) {
-		rc |= buf_printf(o, "dstack_kms_rpc_requests_total{method=\"%s\",outcome=\"ok\"} %llu\n",
-				 m->methods[i], atomic_load(&m->ok[i]));
-		rc |= buf_printf(o,
-				 "dstack_kms_rpc_requests_total{method=\"%s\",outcome=\"error\"} %llu\n",
-				 m->methods[i], atomic_load(&m->failed[i]));
+		rc |= buf_printf(
+		    o, "dstack_kms_rpc_requests_total{method=\"%s\",outcome=\"ok\"} %llu\n",
+		    m->methods[i], atomic_load(&m->ok[i]));
+		rc |= buf_printf(
+		    o, "dstack_kms_rpc_requests_total{method=\"%s\",outcome=\"error\"} %llu\n",
+		    m->methods[i], atomic_load(&m->failed[i]));
 	}
 	rc |= buf_printf(o, "# HELP dstack_kms_rpc_duration_seconds prpc request latency.\n"
 			    "# TYPE dstack_kms_rpc_duration_seconds histogram\n");
@@ -80,15 +82,17 @@ int metrics_render(struct metrics *m, struct buf *o)
 		for (int b = 0; b <= METRICS_BUCKETS; b++) {
 			cum += atomic_load(&m->bucket[i][b]);
 			if (b < METRICS_BUCKETS)
-				rc |= buf_printf(o,
-						 "dstack_kms_rpc_duration_seconds_bucket{method=\"%s\","
-						 "le=\"%g\"} %llu\n",
-						 m->methods[i], BUCKETS[b], cum);
+				rc |= buf_printf(
+				    o,
+				    "dstack_kms_rpc_duration_seconds_bucket{method=\"%s\","
+				    "le=\"%g\"} %llu\n",
+				    m->methods[i], BUCKETS[b], cum);
 			else
-				rc |= buf_printf(o,
-						 "dstack_kms_rpc_duration_seconds_bucket{method=\"%s\","
-						 "le=\"+Inf\"} %llu\n",
-						 m->methods[i], cum);
+				rc |= buf_printf(
+				    o,
+				    "dstack_kms_rpc_duration_seconds_bucket{method=\"%s\","
+				    "le=\"+Inf\"} %llu\n",
+				    m->methods[i], cum);
 		}
 		rc |= buf_printf(o, "dstack_kms_rpc_duration_seconds_sum{method=\"%s\"} %.6f\n",
 				 m->methods[i], (double)atomic_load(&m->sum_us[i]) / 1e6);

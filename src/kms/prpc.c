@@ -123,7 +123,11 @@ static void utf8_sanitize(char *s)
 {
 	unsigned char *p = (unsigned char *)s;
 	while (*p) {
-		int n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+		int n = *p < 0x80	  ? 1
+			: (*p >> 5) == 6  ? 2
+			: (*p >> 4) == 14 ? 3
+			: (*p >> 3) == 30 ? 4
+					  : 0;
 		int ok = n > 0;
 		for (int i = 1; ok && i < n; i++)
 			ok = (p[i] & 0xc0) == 0x80;
@@ -197,8 +201,8 @@ static ProtobufCMessage *decode_request(const struct prpc_method *m, const struc
 			return prpc_query_decode(m->req_desc, req->query, strlen(req->query), err);
 		return prpc_json_decode(m->req_desc, (const char *)req->body, req->body_len, err);
 	}
-	ProtobufCMessage *msg = protobuf_c_message_unpack(m->req_desc, NULL, req->body_len,
-							  req->body);
+	ProtobufCMessage *msg =
+	    protobuf_c_message_unpack(m->req_desc, NULL, req->body_len, req->body);
 	if (!msg)
 		err_set(err, "failed to decode %s: invalid protobuf message", m->req_desc->name);
 	return msg;
@@ -221,8 +225,9 @@ static int encode_response(const struct prpc_method *m, const ProtobufCMessage *
 	if (json) {
 		resp->content_type = "application/json";
 		if (!m->resp_desc)
-			return buf_append_str(&resp->body, "null") < 0 ? err_set(err, "out of memory")
-								      : 0;
+			return buf_append_str(&resp->body, "null") < 0
+				   ? err_set(err, "out of memory")
+				   : 0;
 		return prpc_json_encode(msg, &resp->body, err);
 	}
 	resp->content_type = "application/octet-stream";
@@ -236,8 +241,7 @@ static int encode_response(const struct prpc_method *m, const ProtobufCMessage *
 	return 0;
 }
 
-void prpc_handle(const struct prpc_service *s, const struct http_req *req,
-		 struct http_resp *resp)
+void prpc_handle(const struct prpc_service *s, const struct http_req *req, struct http_resp *resp)
 {
 	double t0 = now_s();
 	struct err err;

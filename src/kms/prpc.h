@@ -47,8 +47,7 @@ struct prpc_service {
 };
 
 /* Serve one request whose path starts with "/prpc/". */
-void prpc_handle(const struct prpc_service *s, const struct http_req *req,
-		 struct http_resp *resp);
+void prpc_handle(const struct prpc_service *s, const struct http_req *req, struct http_resp *resp);
 
 /* Zeroed memory that lives until the reply is sent, then is wiped and freed. */
 void *prpc_alloc(struct prpc_call *c, size_t n);

@@ -24,8 +24,7 @@
 #define MEMBER(m, off) ((void *)((char *)(m) + (off)))
 #define CMEMBER(m, off) ((const void *)((const char *)(m) + (off)))
 
-/* Bounds recursion over descriptors (recursive message types) and over
- * caller-built messages in the encoder. */
+/* Bounds recursion over descriptors (recursive message types). */
 #define DESC_CHECK_DEPTH 16
 
 static int oom(struct err *err)
@@ -117,7 +116,7 @@ static int desc_check(const ProtobufCMessageDescriptor *d, int depth, struct err
 		return 0; /* a recursive type: its fields were checked further up */
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		enum fkind k;
+		enum fkind k = FK_PLAIN;
 		TRY(field_kind(d, f, &k, err));
 		if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
 		    desc_check(f->descriptor, depth + 1, err) < 0)
@@ -588,7 +587,7 @@ static int enc_message(const ProtobufCMessage *m, struct buf *out, int depth, st
 	 * fields by number, which is declaration order in kms_rpc.proto */
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		enum fkind k;
+		enum fkind k = FK_PLAIN;
 		TRY(field_kind(d, f, &k, err));
 		if ((i && buf_append_byte(out, ',') < 0))
 			return oom(err);
@@ -801,7 +800,7 @@ static int jp_string(struct jp *p, struct buf *out)
 		if (p->pos >= p->len)
 			return jp_fail(p, "EOF while parsing a string");
 		unsigned char e = p->s[p->pos++];
-		unsigned cp;
+		unsigned cp = 0;
 		switch (e) {
 		case '"':
 		case '\\':
@@ -828,7 +827,7 @@ static int jp_string(struct jp *p, struct buf *out)
 			if (cp >= 0xdc00 && cp <= 0xdfff)
 				return jp_fail(p, "lone trailing surrogate in hex escape");
 			if (cp >= 0xd800 && cp <= 0xdbff) {
-				unsigned lo;
+				unsigned lo = 0;
 				if (p->len - p->pos < 2 || p->s[p->pos] != '\\' ||
 				    p->s[p->pos + 1] != 'u')
 					return jp_fail(p, "lone leading surrogate in hex escape");
@@ -1013,7 +1012,7 @@ static int dec_value(struct jp *p, const ProtobufCFieldDescriptor *f, void *dst,
 static int dec_field(struct jp *p, const ProtobufCMessageDescriptor *d,
 		     const ProtobufCFieldDescriptor *f, ProtobufCMessage *m)
 {
-	enum fkind k;
+	enum fkind k = FK_PLAIN;
 	TRY(field_kind(d, f, &k, p->err));
 	int c = jp_peek(p);
 	if (k == FK_REPEATED) {
@@ -1348,8 +1347,8 @@ static int qs_tokenize(const char *q, size_t len, struct qs_entry **out, size_t 
 			}
 			while (ge < end && q[ge] != ']')
 				ge++;
-			char *g;
-			size_t gl;
+			char *g = NULL;
+			size_t gl = 0;
 			if (qs_decode(q + gs, ge - gs, &g, &gl, err) < 0)
 				goto fail;
 			if (group > 0 || x->form == QS_SEQ) {
@@ -1433,7 +1432,7 @@ static int qs_multiple(const struct qs_entry *x, struct err *err)
 static int qs_apply(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f,
 		    ProtobufCMessage *m, struct qs_entry *run, size_t n, struct err *err)
 {
-	enum fkind k;
+	enum fkind k = FK_PLAIN;
 	TRY(field_kind(d, f, &k, err));
 	void *mem = MEMBER(m, f->offset);
 	if (run[0].form == QS_FLAT) {

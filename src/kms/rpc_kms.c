@@ -31,8 +31,9 @@ static int not_implemented(void *svc, struct prpc_call *call, const ProtobufCMes
 	(void)svc;
 	(void)req;
 	(void)resp;
-	return err_set(err, "%s is not implemented yet by this KMS (it needs verified TDX "
-			    "attestation and key release)",
+	return err_set(err,
+		       "%s is not implemented yet by this KMS (it needs verified TDX "
+		       "attestation and key release)",
 		       call->method);
 }
 
@@ -178,7 +179,7 @@ static void observe(void *svc, const char *method, int status, double seconds)
 
 void rpc_kms_init(struct kms *k)
 {
-	static const char *names[] = {"GetAppKey", "GetKmsKey", "GetAppEnvEncryptPubKey",
+	static const char *names[] = {"GetAppKey", "GetKmsKey",	    "GetAppEnvEncryptPubKey",
 				      "GetMeta",   "GetTempCaCert", "SignCert"};
 	metrics_init(&k->metrics, names, 6);
 	k->service = (struct prpc_service){

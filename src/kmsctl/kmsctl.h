@@ -54,9 +54,6 @@ extern const struct kmsctl_cmd kmsctl_cmd_health;
 
 /* ---- client.c ---- */
 
-/* Checks the global options (URL form, --cacert readable PEM, conflicts). */
-int kmsctl_check_options(const struct kmsctl *ctl, struct err *err);
-
 /*
  * Calls KMS.<method> in JSON mode: POST <url>/prpc/KMS.<method>?json with
  * json_body (NULL = no body). Returns 0 only for HTTP 200 and fills *resp;
@@ -67,21 +64,27 @@ int kmsctl_rpc(struct kmsctl *ctl, const char *method, const char *json_body,
 	       struct http_response *resp, struct err *err);
 
 /* GET <url><path>; returns 0 when any HTTP answer arrived (caller judges status). */
-int kmsctl_get(struct kmsctl *ctl, const char *path, struct http_response *resp,
-	       struct err *err);
+int kmsctl_get(struct kmsctl *ctl, const char *path, struct http_response *resp, struct err *err);
+
+/* Writes the body to stdout as is (for --json), ending with a newline. */
+void kmsctl_print_body(const struct http_response *resp);
 
 /* Wipes the body (it may hold key material) and frees the response. */
 void kmsctl_response_free(struct http_response *resp);
 
 void kmsctl_close(struct kmsctl *ctl);
 
+/* ---- meta.c ---- */
+
+/* The KMS's root k256 public key (33 bytes compressed), from GetMeta. */
+int kmsctl_fetch_k256_pubkey(struct kmsctl *ctl, uint8_t pub[33], struct err *err);
+
 /* ---- cli.c ---- */
 
 /* Prints "dstack-kmsctl: <message>" (sanitized, one line) to stderr; returns 1. */
 int kmsctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the message and a pointer to `<cmd> --help` to stderr; returns 2. */
-int kmsctl_usage_error(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int kmsctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Copies s into out (size outlen, NUL-terminated, truncated with "..."):
  * CR/LF/TAB become spaces, other control characters (C0, DEL, UTF-8 C1) '?'. */

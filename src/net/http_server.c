@@ -33,9 +33,11 @@
 struct worker {
 	pthread_t th;
 	int started;
+	int index;
 	struct event_base *base;
 	struct evhttp *http;
 	struct event *stop_ev;
+	struct event *tick_ev;
 	struct http_server *srv;
 };
 
@@ -46,6 +48,7 @@ struct http_server {
 	int port;
 	http_handler_fn handler;
 	void *ud;
+	void (*on_tick)(void *ud, int worker);
 	char name[32];
 };
 
@@ -155,7 +158,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	    .method = method_name(evhttp_request_get_command(req)),
 	    .path = path ? path : "/",
 	    .query = query ? query : "",
-	    .content_type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"),
+	    .content_type =
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"),
 	    .body = body,
 	    .body_len = body_len,
 	    .peer_cert = peer_cert_of(req),
@@ -258,6 +262,14 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct worker *w = arg;
+	w->srv->on_tick(w->srv->ud, w->index);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -280,6 +292,12 @@ static int bind_worker(struct http_server *s, struct worker *w, const struct htt
 	if (s->ctx)
 		evhttp_set_bevcb(w->http, tls_bev, s);
 	w->stop_ev = event_new(w->base, -1, 0, on_stop, w->base);
+	if (s->on_tick && o->tick_ms > 0) {
+		w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+		struct timeval tv = {o->tick_ms / 1000, (o->tick_ms % 1000) * 1000};
+		if (!w->tick_ev || event_add(w->tick_ev, &tv) < 0)
+			return err_set(err, "%s server: cannot start the tick timer", s->name);
+	}
 
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof ss);
@@ -298,11 +316,11 @@ static int bind_worker(struct http_server *s, struct worker *w, const struct htt
 		return err_set(err, "%s server: address \"%s\" is not an IP address", s->name,
 			       o->address);
 	}
-	struct evconnlistener *l = evconnlistener_new_bind(
-	    w->base, NULL, NULL,
-	    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
-		LEV_OPT_CLOSE_ON_EXEC,
-	    1024, (struct sockaddr *)&ss, (int)slen);
+	struct evconnlistener *l =
+	    evconnlistener_new_bind(w->base, NULL, NULL,
+				    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+				    1024, (struct sockaddr *)&ss, (int)slen);
 	if (!l)
 		return err_set(err, "%s server: cannot listen on %s:%d: %s", s->name, o->address,
 			       port, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -334,6 +352,7 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct e
 	snprintf(s->name, sizeof s->name, "%s", o->server_name ? o->server_name : "HTTP");
 	s->handler = o->handler;
 	s->ud = o->ud;
+	s->on_tick = o->on_tick;
 	s->n = o->workers > 0 ? o->workers : 1;
 	s->port = o->port;
 	s->w = calloc((size_t)s->n, sizeof *s->w);
@@ -346,9 +365,11 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct e
 		err_wrap(err, "%s server", s->name);
 		goto fail;
 	}
-	for (int i = 0; i < s->n; i++)
+	for (int i = 0; i < s->n; i++) {
+		s->w[i].index = i;
 		if (bind_worker(s, &s->w[i], o, s->port, err) < 0)
 			goto fail;
+	}
 	for (int i = 0; i < s->n; i++) {
 		if (pthread_create(&s->w[i].th, NULL, worker_main, &s->w[i]) != 0) {
 			err_set(err, "%s server: cannot start worker thread", s->name);
@@ -382,6 +403,8 @@ void http_server_stop(struct http_server *s)
 			evhttp_free(w->http);
 		if (w->stop_ev)
 			event_free(w->stop_ev);
+		if (w->tick_ev)
+			event_free(w->tick_ev);
 		if (w->base)
 			event_base_free(w->base);
 	}

@@ -18,9 +18,9 @@
 #include <stddef.h>
 
 struct http_req {
-	const char *method; /* "GET", "POST", ... */
-	const char *path;   /* decoded path without query */
-	const char *query;  /* raw query string or "" */
+	const char *method;	  /* "GET", "POST", ... */
+	const char *path;	  /* decoded path without query */
+	const char *query;	  /* raw query string or "" */
 	const char *content_type; /* Content-Type header or NULL */
 	const uint8_t *body;
 	size_t body_len;
@@ -45,23 +45,27 @@ void http_resp_header(struct http_resp *r, const char *name, const char *value);
 typedef void (*http_handler_fn)(void *ud, const struct http_req *req, struct http_resp *resp);
 
 struct http_server_tls {
-	const char *cert_file;  /* server certificate PEM (leaf) */
-	const char *key_file;   /* server key PEM */
-	const char *client_ca;  /* client-certificate trust anchor PEM or NULL */
-	int client_mandatory;   /* refuse handshakes without a client cert */
+	const char *cert_file; /* server certificate PEM (leaf) */
+	const char *key_file;  /* server key PEM */
+	const char *client_ca; /* client-certificate trust anchor PEM or NULL */
+	int client_mandatory;  /* refuse handshakes without a client cert */
 };
 
 struct http_server_opts {
 	const char *address;
-	int port;             /* 0: pick a free port (see http_server_port) */
-	int workers;          /* event-loop threads */
-	int timeout_s;        /* read/write timeout per connection */
-	size_t max_headers;   /* header bytes */
-	size_t max_body;      /* library backstop; handlers enforce the real limit */
+	int port;			   /* 0: pick a free port (see http_server_port) */
+	int workers;			   /* event-loop threads */
+	int timeout_s;			   /* read/write timeout per connection */
+	size_t max_headers;		   /* header bytes */
+	size_t max_body;		   /* library backstop; handlers enforce the real limit */
 	const struct http_server_tls *tls; /* NULL: plain HTTP */
 	http_handler_fn handler;
 	void *ud;
 	const char *server_name; /* for logs, e.g. "RPC" */
+	/* Optional periodic callback run ON EACH worker's event loop (so a stuck
+	 * loop stops calling it): the systemd watchdog is fed from here. */
+	void (*on_tick)(void *ud, int worker);
+	int tick_ms;
 };
 
 struct http_server;

@@ -19,7 +19,10 @@ struct buf {
 	int secret;
 };
 
-#define BUF_INIT {0}
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
 void buf_init_secret(struct buf *b);
 int buf_reserve(struct buf *b, size_t extra);

@@ -25,8 +25,8 @@ void log_init(const char *program)
 	struct stat st;
 	if (js && fstat(STDERR_FILENO, &st) == 0) {
 		unsigned long long dev = 0, ino = 0;
-		if (sscanf(js, "%llu:%llu", &dev, &ino) == 2 && dev == (unsigned long long)st.st_dev &&
-		    ino == (unsigned long long)st.st_ino)
+		if (sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+		    dev == (unsigned long long)st.st_dev && ino == (unsigned long long)st.st_ino)
 			g_journal = 1;
 	}
 }
@@ -41,9 +41,9 @@ int log_level_parse(const char *name)
 	static const struct {
 		const char *name;
 		int lvl;
-	} tab[] = {{"error", LOG_LVL_ERR}, {"warn", LOG_LVL_WARN},   {"warning", LOG_LVL_WARN},
-		   {"notice", LOG_LVL_NOTICE}, {"info", LOG_LVL_INFO}, {"debug", LOG_LVL_DEBUG},
-		   {"trace", LOG_LVL_DEBUG},  {"normal", LOG_LVL_INFO}, {"critical", LOG_LVL_ERR}};
+	} tab[] = {{"error", LOG_LVL_ERR},     {"warn", LOG_LVL_WARN},	 {"warning", LOG_LVL_WARN},
+		   {"notice", LOG_LVL_NOTICE}, {"info", LOG_LVL_INFO},	 {"debug", LOG_LVL_DEBUG},
+		   {"trace", LOG_LVL_DEBUG},   {"normal", LOG_LVL_INFO}, {"critical", LOG_LVL_ERR}};
 	for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
 		if (strcasecmp(name, tab[i].name) == 0)
 			return tab[i].lvl;
@@ -64,7 +64,8 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	if (g_journal) {
 		n = (size_t)snprintf(line, sizeof line, "<%d>", (int)lvl);
 	} else {
-		static const char *names[] = {"", "", "", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG"};
+		static const char *names[] = {"",     "",	"",	"ERROR",
+					      "WARN", "NOTICE", "INFO", "DEBUG"};
 		struct timespec ts;
 		struct tm tm;
 		clock_gettime(CLOCK_REALTIME, &ts);

@@ -24,7 +24,7 @@ int t_hex_equal(const uint8_t *p, size_t n, const char *hex);
 
 #define TEST(name)                                                                                 \
 	static void name(void);                                                                    \
-	__attribute__((constructor)) static void name##_register(void)                            \
+	__attribute__((constructor)) static void name##_register(void)                             \
 	{                                                                                          \
 		t_register(#name, name);                                                           \
 	}                                                                                          \

@@ -598,3 +598,22 @@ TEST(test_p256_scalar_from_pem_rejects_bad_base64_and_headers)
 	off += (size_t)snprintf(big + off, sizeof big - off, "\n-----END PRIVATE KEY-----\n");
 	CHECK_FAILS(p256_scalar_from_pem(big, off, s, &e));
 }
+
+TEST(test_p256_point_from_evp_reads_certificate_public_key)
+{
+	/* The RA-TLS mock cert A carries the public key of ratls_cert_A.key.pem. */
+	struct err e = {0};
+	size_t len;
+	uint8_t *pem = t_read_vector("mock/ratls_cert_A.pem", &len);
+	CHECK(pem != NULL);
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	free(pem);
+	CHECK(x != NULL);
+	uint8_t pt[P256_POINT_LEN];
+	int rc = p256_point_from_evp(X509_get0_pubkey(x), pt, &e);
+	X509_free(x);
+	CHECK_OK(rc, &e);
+	CHECK_HEX(pt, sizeof pt, ratls_point_hex);
+}
