@@ -36,9 +36,15 @@ done
 need_node=0
 command -v node >/dev/null 2>&1 || need_node=1
 
+NPM_DEPS="$(dirname "$0")/install-npm-deps.sh"
+
 if [ "${1:-}" = "--check" ]; then
   if [ ${#missing[@]} -gt 0 ] || [ $need_node -eq 1 ]; then
     echo "missing: ${missing[*]} $([ $need_node -eq 1 ] && echo nodejs npm)" >&2
+    exit 1
+  fi
+  if [ -x "$NPM_DEPS" ] && ! "$NPM_DEPS" --check >/dev/null 2>&1; then
+    echo "missing: npm packages of contracts/ (scripts/install-npm-deps.sh)" >&2
     exit 1
   fi
   exit 0
@@ -48,8 +54,14 @@ if [ $need_node -eq 1 ]; then
   missing+=(nodejs npm)
 fi
 
+npm_deps() {
+  # npm packages (test chain and contract toolchain), after node exists.
+  if [ -x "$NPM_DEPS" ]; then "$NPM_DEPS"; fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all dependencies present"
+  echo "install-deps: all Debian dependencies present"
+  npm_deps
   exit 0
 fi
 
@@ -65,4 +77,5 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_deps
 echo "install-deps: done"
