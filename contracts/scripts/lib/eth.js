@@ -9,7 +9,10 @@
 'use strict';
 
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
+const crypto = require('crypto');
+const { keccak256 } = require('js-sha3');
 const http = require('http');
 const https = require('https');
 const { spawn } = require('child_process');
@@ -178,6 +181,52 @@ function runCast(args, env) {
   });
 }
 
+// Write the key in opts.privateKeyEnv as a Web3 Secret Storage (V3) keystore
+// for cast: scrypt + AES-128-CTR + keccak MAC, under a fresh 0700 directory.
+function ephemeralKeystore(opts) {
+  const raw = process.env[opts.privateKeyEnv] || '';
+  const hex = raw.startsWith('0x') ? raw.slice(2) : raw;
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
+    throw new Error(`environment variable ${opts.privateKeyEnv} must hold a 32-byte hex private key`);
+  }
+  const key = Buffer.from(hex, 'hex');
+  const password = crypto.randomBytes(32).toString('hex');
+  const salt = crypto.randomBytes(32);
+  const iv = crypto.randomBytes(16);
+  const kdf = { dklen: 32, n: 8192, r: 8, p: 1, salt: salt.toString('hex') };
+  const dk = crypto.scryptSync(Buffer.from(password), salt, 32, { N: kdf.n, r: kdf.r, p: kdf.p });
+  const c = crypto.createCipheriv('aes-128-ctr', dk.subarray(0, 16), iv);
+  const ct = Buffer.concat([c.update(key), c.final()]);
+  const mac = keccak256(Buffer.concat([dk.subarray(16, 32), ct]));
+  key.fill(0);
+  dk.fill(0);
+  const ks = {
+    version: 3,
+    id: crypto.randomUUID(),
+    crypto: {
+      cipher: 'aes-128-ctr',
+      cipherparams: { iv: iv.toString('hex') },
+      ciphertext: ct.toString('hex'),
+      kdf: 'scrypt',
+      kdfparams: kdf,
+      mac,
+    },
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dstack-kms-key-'));
+  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+  process.on('exit', cleanup);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => {
+      cleanup();
+      process.exit(128 + os.constants.signals[sig]);
+    });
+  }
+  opts.keystore = path.join(dir, 'key.json');
+  opts.passwordFile = path.join(dir, 'password');
+  fs.writeFileSync(opts.keystore, JSON.stringify(ks), { mode: 0o600 });
+  fs.writeFileSync(opts.passwordFile, password, { mode: 0o600 });
+}
+
 // opts: {rpc, from, gas, privateKeyEnv, keystore, passwordFile, receiptTimeoutMs}
 class Sender {
   constructor(rpc, opts) {
@@ -205,19 +254,16 @@ class Sender {
     return this;
   }
 
+  // A raw key from the environment is handed to cast as an ephemeral
+  // keystore (random password, 0600 files, removed on exit), never on argv.
   walletArgs() {
-    if (this.opts.privateKeyEnv) {
-      return ['--private-key', process.env[this.opts.privateKeyEnv] || ''];
-    }
+    if (this.opts.privateKeyEnv && !this.opts.keystore) ephemeralKeystore(this.opts);
     const a = ['--keystore', this.opts.keystore];
     if (this.opts.passwordFile) a.push('--password-file', this.opts.passwordFile);
     return a;
   }
 
   walletEnv() {
-    if (this.opts.privateKeyEnv && !process.env[this.opts.privateKeyEnv]) {
-      throw new Error(`environment variable ${this.opts.privateKeyEnv} is empty`);
-    }
     return {};
   }
 
@@ -237,8 +283,9 @@ class Sender {
       }
       receipt = await this.rpc.waitReceipt(hash, timeout);
     } else {
-      const env = this.walletEnv();
-      const args = ['send', '--json', '--rpc-url', this.rpc.url, '--timeout', String(Math.ceil(timeout / 1000))];
+      // the URL goes through the environment: it may carry an API key, and argv is public
+      const env = { ...this.walletEnv(), ETH_RPC_URL: this.rpc.url };
+      const args = ['send', '--json', '--timeout', String(Math.ceil(timeout / 1000))];
       if (this.opts.gas) args.push('--gas-limit', String(this.opts.gas));
       args.push(...this.walletArgs());
       if (tx.to) args.push(tx.to, '--data', tx.data);
@@ -270,7 +317,7 @@ const COMMON_HELP = `common options:
   --rpc URL               JSON-RPC endpoint (default $ETH_RPC_URL or http://127.0.0.1:8545)
   --from ADDR             unlocked account to send from (default: the node's first account)
   --private-key-env VAR   sign with cast using the hex private key in environment variable VAR
-                          (the key is passed to the cast process; prefer --keystore on shared hosts)
+                          (handed to cast as a temporary encrypted keystore, never on a command line)
   --keystore PATH         sign with cast using this keystore file (also $ETH_KEYSTORE)
   --password-file FILE    keystore password file (also $ETH_PASSWORD)
   --gas N                 gas limit per transaction (default: the node estimates)
