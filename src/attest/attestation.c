@@ -84,7 +84,7 @@ void attestation_free(struct attestation *a)
 /* Every blob of a decoded attestation is non-NULL, even when empty. */
 static int fill_empty_blobs(struct attestation *a)
 {
-	struct att_blob *all[] = {&a->quote,  &a->other,  &a->snp_mr_config,
+	struct att_blob *all[] = {&a->quote,	   &a->other,  &a->snp_mr_config,
 				  &a->report_data, &a->config, &a->report_data_payload};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		if (!all[i]->p && blob_set(all[i], "", 0) < 0)
@@ -213,8 +213,8 @@ static int v0_decode(struct reader *r, struct attestation *a, struct err *err)
 			a->n_snp_cert_chain = i + 1;
 			TRY(v0_blob(r, &a->snp_cert_chain[i], "sev-snp cert_chain", err));
 		}
-		char *s;
-		size_t slen;
+		char *s = NULL;
+		size_t slen = 0;
 		TRY(v0_string(r, &s, &slen, "sev-snp mr_config", err));
 		a->snp_mr_config.p = (uint8_t *)s, a->snp_mr_config.len = slen;
 		break;
@@ -229,8 +229,8 @@ static int v0_decode(struct reader *r, struct attestation *a, struct err *err)
 		return err_set(err, "SCALE: truncated input reading report_data");
 	if (blob_set(&a->report_data, rd, 64) < 0)
 		return oom(err);
-	char *cfg;
-	size_t cfg_len;
+	char *cfg = NULL;
+	size_t cfg_len = 0;
 	TRY(v0_string(r, &cfg, &cfg_len, "config", err));
 	a->config.p = (uint8_t *)cfg, a->config.len = cfg_len;
 	if (rd_left(r) != 0)
@@ -339,7 +339,7 @@ static int v1_u32(struct reader *r, uint32_t *v, struct err *err)
 
 static int v1_version(struct reader *r, int *version, struct err *err)
 {
-	uint32_t v;
+	uint32_t v = 0;
 	TRY(v1_u32(r, &v, err));
 	if (v != 1 && v != 2)
 		return err_set(err, "unknown event log version: %u", v);
@@ -748,8 +748,7 @@ int attestation_from_quote_and_event_log(const uint8_t *quote, size_t quote_len,
 	a->wire_version = 0;
 	a->platform = ATT_PLATFORM_TDX;
 	a->stack = ATT_STACK_DSTACK;
-	if (eventlog_parse_json(event_log, event_log_len, &a->event_log, &a->n_event_log, err) <
-	    0)
+	if (eventlog_parse_json(event_log, event_log_len, &a->event_log, &a->n_event_log, err) < 0)
 		goto fail;
 	if (eventlog_runtime_from_tdx(a->event_log, a->n_event_log, &a->runtime_events,
 				      &a->n_runtime_events, err) < 0)
@@ -776,30 +775,27 @@ fail:
  * forced to "ACPI DATA"); imr-3 runtime events keep payload and lose their
  * digest; other imr-3 events keep digest and lose payload; the rest go. The
  * version and preimage are kept as upstream's TdxEvent::stripped does. */
-int attestation_strip(struct attestation *a, struct err *err)
+void attestation_strip(struct attestation *a)
 {
 	if (a->platform != ATT_PLATFORM_TDX)
-		return 0;
+		return;
 	size_t k = 0;
 	for (size_t i = 0; i < a->n_event_log; i++) {
 		struct tdx_event e = a->event_log[i];
 		int acpi = eventlog_is_acpi_data_event(&e);
 		if (!acpi && e.imr != 3) {
-			eventlog_tdx_events_free(&a->event_log[i], 1 * 0); /* nothing: freed below */
 			free(e.digest);
 			free(e.event);
 			free(e.payload);
 			free(e.preimage);
 			continue;
 		}
-		if (e.event_type == EVENTLOG_RUNTIME_EVENT_TYPE) {
-			/* runtime event (an ACPI DATA event never has this type) */
+		/* An ACPI DATA event never has the runtime type. Buffers keep
+		 * their storage; only the length shrinks to zero. */
+		if (e.event_type == EVENTLOG_RUNTIME_EVENT_TYPE)
 			e.digest_len = 0;
-			e.digest[0] = 0;
-		} else if (!acpi) {
+		else if (!acpi)
 			e.payload_len = 0;
-			e.payload[0] = 0;
-		}
 		a->event_log[k++] = e;
 	}
 	a->n_event_log = k;
@@ -807,8 +803,6 @@ int attestation_strip(struct attestation *a, struct err *err)
 		free(a->event_log);
 		a->event_log = NULL;
 	}
-	(void)err;
-	return 0;
 }
 
 /* ======================= encoding ======================= */
@@ -831,7 +825,8 @@ static int v0_encode(const struct attestation *a, struct buf *out, struct err *e
 		      scale_put_compact(out, a->n_event_log) < 0;
 		for (size_t i = 0; !bad && i < a->n_event_log; i++) {
 			const struct tdx_event *e = &a->event_log[i];
-			bad = scale_put_u32(out, e->imr) < 0 || scale_put_u32(out, e->event_type) < 0 ||
+			bad = scale_put_u32(out, e->imr) < 0 ||
+			      scale_put_u32(out, e->event_type) < 0 ||
 			      scale_put_bytes(out, e->digest, e->digest_len) < 0 ||
 			      scale_put_bytes(out, e->event, e->event_len) < 0 ||
 			      scale_put_bytes(out, e->payload, e->payload_len) < 0;
@@ -889,7 +884,8 @@ static int v1_encode(const struct attestation *a, struct buf *b, struct err *err
 			      mp_put_uint(b, e->imr) < 0 || put_key(b, "event_type") < 0 ||
 			      mp_put_uint(b, e->event_type) < 0 || put_key(b, "digest") < 0 ||
 			      mp_put_bin(b, e->digest, e->digest_len) < 0 ||
-			      put_key(b, "event") < 0 || mp_put_str(b, e->event, e->event_len) < 0 ||
+			      put_key(b, "event") < 0 ||
+			      mp_put_str(b, e->event, e->event_len) < 0 ||
 			      put_key(b, "event_payload") < 0 ||
 			      mp_put_bin(b, e->payload, e->payload_len) < 0;
 			if (!bad && e->version == 2)
@@ -914,8 +910,8 @@ static int v1_encode(const struct attestation *a, struct buf *b, struct err *err
 		      mp_put_u8_array(b, a->other.p, a->other.len) < 0 ||
 		      put_key(b, "cert_chain") < 0 || mp_put_array(b, a->n_snp_cert_chain) < 0;
 		for (size_t i = 0; !bad && i < a->n_snp_cert_chain; i++)
-			bad = mp_put_u8_array(b, a->snp_cert_chain[i].p,
-					      a->snp_cert_chain[i].len) < 0;
+			bad = mp_put_u8_array(b, a->snp_cert_chain[i].p, a->snp_cert_chain[i].len) <
+			      0;
 		bad = bad || put_key(b, "mr_config") < 0 ||
 		      mp_put_str(b, (const char *)a->snp_mr_config.p, a->snp_mr_config.len) < 0;
 		break;

@@ -23,10 +23,10 @@
 
 /* Platform evidence kinds; the values are the V0 SCALE tags. */
 enum att_platform {
-	ATT_PLATFORM_TDX = 0,           /* "tdx"            DstackTdx */
-	ATT_PLATFORM_GCP_TDX = 1,       /* "gcp-tdx"        DstackGcpTdx (not supported here) */
+	ATT_PLATFORM_TDX = 0,		/* "tdx"            DstackTdx */
+	ATT_PLATFORM_GCP_TDX = 1,	/* "gcp-tdx"        DstackGcpTdx (not supported here) */
 	ATT_PLATFORM_NITRO_ENCLAVE = 2, /* "nitro-enclave"  DstackNitroEnclave */
-	ATT_PLATFORM_SEV_SNP = 3,       /* "sev-snp"        DstackAmdSevSnp */
+	ATT_PLATFORM_SEV_SNP = 3,	/* "sev-snp"        DstackAmdSevSnp */
 	ATT_PLATFORM_AWS_NITRO_TPM = 4, /* "aws-nitro-tpm"  DstackAwsNitroTpm */
 };
 
@@ -59,7 +59,7 @@ struct attestation {
 	struct att_blob report_data; /* 64 bytes in V0; any length in V1 (checked at verify) */
 	struct runtime_event *runtime_events;
 	size_t n_runtime_events;
-	struct att_blob config;              /* UTF-8 JSON (VmConfig or sys-config), may be empty */
+	struct att_blob config;		     /* UTF-8 JSON (VmConfig or sys-config), may be empty */
 	struct att_blob report_data_payload; /* dstack-pod only */
 };
 
@@ -83,7 +83,7 @@ int attestation_from_quote_and_event_log(const uint8_t *quote, size_t quote_len,
 					 struct attestation *a, struct err *err);
 
 /* Certificate stripping (§9.4), in place. */
-int attestation_strip(struct attestation *a, struct err *err);
+void attestation_strip(struct attestation *a);
 
 /* Encodes in the attestation's own wire version (V0 SCALE or V1 msgpack). V0
  * cannot carry V2 runtime events or dstack-pod stacks and fails for them. */

@@ -268,11 +268,12 @@ static int jcs_string(struct buf *b, const char *s, size_t n)
 	return buf_append_byte(b, '"');
 }
 
-int eventlog_v2_json(const char *name, size_t name_len, const uint8_t *payload,
-		     size_t payload_len, struct buf *out)
+int eventlog_v2_json(const char *name, size_t name_len, const uint8_t *payload, size_t payload_len,
+		     struct buf *out)
 {
 	if (buf_append_str(out, "{\"name\":") < 0 || jcs_string(out, name, name_len) < 0 ||
-	    buf_append_str(out, ",\"payload\":\"") < 0 || hex_append(out, payload, payload_len) < 0 ||
+	    buf_append_str(out, ",\"payload\":\"") < 0 ||
+	    hex_append(out, payload, payload_len) < 0 ||
 	    buf_append_str(out, "\",\"type\":134217729}") < 0)
 		return -1;
 	return 0;
@@ -343,8 +344,8 @@ int eventlog_replay_imr(const struct tdx_event *ev, size_t n, uint32_t imr,
 					   e->version, d, err));
 		} else {
 			if (e->digest_len != EVENTLOG_MR_LEN)
-				return err_set(err, "event %zu: digest is %zu bytes, expected 48", i,
-					       e->digest_len);
+				return err_set(err, "event %zu: digest is %zu bytes, expected 48",
+					       i, e->digest_len);
 			memcpy(d, e->digest, sizeof d);
 		}
 		TRY(sha384_2(mr, sizeof mr, d, sizeof d, mr, err));
@@ -355,12 +356,14 @@ int eventlog_replay_imr(const struct tdx_event *ev, size_t n, uint32_t imr,
 
 int eventlog_validate_v2_preimages(const struct tdx_event *ev, size_t n, struct err *err)
 {
+	static const uint8_t none[1] = {0};
 	for (size_t i = 0; i < n; i++) {
 		const struct tdx_event *e = &ev[i];
 		if (e->event_type != EVENTLOG_RUNTIME_EVENT_TYPE || e->version != 2)
 			continue;
 		if (!e->preimage)
-			return err_set(err, "V2 runtime event %zu is missing its digest preimage", i);
+			return err_set(err, "V2 runtime event %zu is missing its digest preimage",
+				       i);
 		struct buf supplied = BUF_INIT, canon = BUF_INIT;
 		uint8_t d[EVENTLOG_MR_LEN];
 		int rc = -1;
@@ -368,7 +371,7 @@ int eventlog_validate_v2_preimages(const struct tdx_event *ev, size_t n, struct 
 			err_set(err, "V2 runtime event %zu has a malformed digest preimage", i);
 			goto next;
 		}
-		if (sha384_2(supplied.p ? supplied.p : d, supplied.len, NULL, 0, d, err) < 0)
+		if (sha384_2(supplied.p ? supplied.p : none, supplied.len, NULL, 0, d, err) < 0)
 			goto next;
 		if (e->digest_len != sizeof d || memcmp(d, e->digest, sizeof d) != 0) {
 			err_set(err, "V2 runtime event %zu digest does not match its preimage", i);
@@ -379,7 +382,8 @@ int eventlog_validate_v2_preimages(const struct tdx_event *ev, size_t n, struct 
 			oom(err);
 			goto next;
 		}
-		if (canon.len != supplied.len || memcmp(canon.p, supplied.p, canon.len) != 0) {
+		if (canon.len != supplied.len ||
+		    (canon.len && memcmp(canon.p, supplied.p, canon.len) != 0)) {
 			err_set(err,
 				"V2 runtime event %zu preimage is not the canonical event "
 				"representation",
@@ -491,8 +495,8 @@ int eventlog_ccel_parse(const uint8_t *buf, size_t len, struct ccel_event **out,
 			}
 			d->len = alg_digest_size(d->alg);
 			if (!d->len) {
-				err_set(err, "CCEL: event %zu: unsupported algorithm ID 0x%x", count,
-					d->alg);
+				err_set(err, "CCEL: event %zu: unsupported algorithm ID 0x%x",
+					count, d->alg);
 				goto fail;
 			}
 			if (rd_bytes(&r, d->len, &d->d) < 0) {

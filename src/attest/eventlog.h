@@ -33,7 +33,7 @@ struct tdx_event {
 	size_t event_len;
 	uint8_t *payload; /* event_payload */
 	size_t payload_len;
-	int version;    /* 1 or 2 (only meaningful for runtime events) */
+	int version;	/* 1 or 2 (only meaningful for runtime events) */
 	char *preimage; /* hex, NULL when absent */
 	size_t preimage_len;
 };
@@ -68,8 +68,8 @@ int eventlog_runtime_preimage(const char *name, size_t name_len, const uint8_t *
 			      size_t payload_len, int version, struct buf *out);
 /* {"name":<name>,"payload":"<lowercase hex>","type":134217729} with RFC 8785
  * string escaping (name must be valid UTF-8). Appended to out. */
-int eventlog_v2_json(const char *name, size_t name_len, const uint8_t *payload,
-		     size_t payload_len, struct buf *out);
+int eventlog_v2_json(const char *name, size_t name_len, const uint8_t *payload, size_t payload_len,
+		     struct buf *out);
 /* SHA-384 of the pre-image. */
 int eventlog_runtime_digest(const struct runtime_event *e, uint8_t out[EVENTLOG_MR_LEN],
 			    struct err *err);

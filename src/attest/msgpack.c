@@ -200,8 +200,8 @@ int mp_skip(struct reader *r, int depth, struct err *err)
 
 static const char *type_name(enum mp_type t)
 {
-	static const char *const names[] = {"nil", "bool",  "uint", "negative int", "float",
-					    "str", "bin", "array", "map",          "ext"};
+	static const char *const names[] = {"nil", "bool", "uint",  "negative int", "float",
+					    "str", "bin",  "array", "map",	    "ext"};
 	return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 

@@ -25,9 +25,9 @@
 enum mp_type {
 	MP_NIL,
 	MP_BOOL,
-	MP_UINT,  /* non-negative integer (any width, signed or unsigned form) */
+	MP_UINT,   /* non-negative integer (any width, signed or unsigned form) */
 	MP_NEGINT, /* negative integer */
-	MP_FLOAT, /* float32/float64: value not decoded */
+	MP_FLOAT,  /* float32/float64: value not decoded */
 	MP_STR,
 	MP_BIN,
 	MP_ARRAY,
@@ -37,11 +37,11 @@ enum mp_type {
 
 struct mp_item {
 	enum mp_type type;
-	int b;           /* MP_BOOL */
-	uint64_t u;      /* MP_UINT */
-	int64_t i;       /* MP_NEGINT */
+	int b;		  /* MP_BOOL */
+	uint64_t u;	  /* MP_UINT */
+	int64_t i;	  /* MP_NEGINT */
 	const uint8_t *p; /* MP_STR / MP_BIN: bytes in the input */
-	size_t len;      /* MP_STR / MP_BIN: byte length; MP_ARRAY / MP_MAP: element count */
+	size_t len;	  /* MP_STR / MP_BIN: byte length; MP_ARRAY / MP_MAP: element count */
 };
 
 /* Read the next item header (and its str/bin/ext body). For arrays and maps

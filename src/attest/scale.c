@@ -39,9 +39,9 @@ int scale_compact_u64(struct reader *r, uint64_t *v, struct err *err)
 		const uint8_t *p;
 		if (rd_bytes(r, 3, &p) < 0)
 			return truncated(err, "compact integer");
-		uint64_t x =
-		    ((uint64_t)b0 | (uint64_t)p[0] << 8 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 24) >>
-		    2;
+		uint64_t x = ((uint64_t)b0 | (uint64_t)p[0] << 8 | (uint64_t)p[1] << 16 |
+			      (uint64_t)p[2] << 24) >>
+			     2;
 		if (x < (1u << 14))
 			return err_set(err, "SCALE: non-canonical compact integer");
 		*v = x;
@@ -76,7 +76,7 @@ int scale_compact_u32(struct reader *r, uint32_t *v, struct err *err)
 	/* Compact<u32> allows only the 4-byte big-integer form (prefix 0x03). */
 	if ((b0 & 3) == 3 && b0 != 3)
 		return err_set(err, "SCALE: compact integer out of range");
-	uint64_t x;
+	uint64_t x = 0;
 	TRY(scale_compact_u64(r, &x, err));
 	*v = (uint32_t)x;
 	return 0;
@@ -84,7 +84,7 @@ int scale_compact_u32(struct reader *r, uint32_t *v, struct err *err)
 
 int scale_len(struct reader *r, size_t min_elem_size, size_t *n, struct err *err)
 {
-	uint32_t x;
+	uint32_t x = 0;
 	TRY(scale_compact_u32(r, &x, err));
 	if (min_elem_size == 0)
 		min_elem_size = 1;
@@ -149,8 +149,8 @@ int scale_bytes(struct reader *r, const uint8_t **p, size_t *n, struct err *err)
 
 int scale_string(struct reader *r, const char **s, size_t *n, struct err *err)
 {
-	const uint8_t *p;
-	size_t len;
+	const uint8_t *p = NULL;
+	size_t len = 0;
 	TRY(scale_bytes(r, &p, &len, err));
 	if (!scale_utf8_valid(p, len))
 		return err_set(err, "SCALE: string is not valid UTF-8");
