@@ -20,17 +20,17 @@
  * the decoded bytes; text fields hold the exact text (tcb_info and qe_identity
  * are the signed bytes). */
 struct dcap_collateral {
-	struct buf pck_crl_issuer_chain;    /* "pck_crl_issuer_chain": PEM, not used to verify */
-	struct buf root_ca_crl;             /* "root_ca_crl": hex of DER */
-	struct buf pck_crl;                 /* "pck_crl": hex of DER */
-	struct buf tcb_info_issuer_chain;   /* "tcb_info_issuer_chain": PEM, leaf first */
-	struct buf tcb_info;                /* "tcb_info": JSON text of tcbInfo */
-	struct buf tcb_info_signature;      /* "tcb_info_signature": hex of raw r||s */
+	struct buf pck_crl_issuer_chain;     /* "pck_crl_issuer_chain": PEM, not used to verify */
+	struct buf root_ca_crl;		     /* "root_ca_crl": hex of DER */
+	struct buf pck_crl;		     /* "pck_crl": hex of DER */
+	struct buf tcb_info_issuer_chain;    /* "tcb_info_issuer_chain": PEM, leaf first */
+	struct buf tcb_info;		     /* "tcb_info": JSON text of tcbInfo */
+	struct buf tcb_info_signature;	     /* "tcb_info_signature": hex of raw r||s */
 	struct buf qe_identity_issuer_chain; /* "qe_identity_issuer_chain": PEM */
-	struct buf qe_identity;             /* "qe_identity": JSON text of enclaveIdentity */
-	struct buf qe_identity_signature;   /* "qe_identity_signature": hex of raw r||s */
-	int has_pck_certificate_chain;      /* "pck_certificate_chain" present and not null */
-	struct buf pck_certificate_chain;   /* replaces the quote's PEM chain when present */
+	struct buf qe_identity;		     /* "qe_identity": JSON text of enclaveIdentity */
+	struct buf qe_identity_signature;    /* "qe_identity_signature": hex of raw r||s */
+	int has_pck_certificate_chain;	     /* "pck_certificate_chain" present and not null */
+	struct buf pck_certificate_chain;    /* replaces the quote's PEM chain when present */
 };
 
 void collateral_init(struct dcap_collateral *c);
@@ -84,9 +84,9 @@ struct dcap_isv_level {
 };
 
 struct dcap_tdx_module {
-	char *id; /* identities only */
+	char *id;				       /* identities only */
 	char *mrsigner, *attributes, *attributes_mask; /* hex text, decoded when matching */
-	struct dcap_isv_level *levels;                  /* identities only */
+	struct dcap_isv_level *levels;		       /* identities only */
 	size_t n_levels;
 };
 

@@ -7,6 +7,7 @@
  * the shortest form for every integer and length, as rmp does.
  * spec: kms-protocol §9.1 (V1 attestation), §7.5 (APP_INFO).
  */
+#include "util/utf8.h"
 #include "attest/msgpack.h"
 
 #include "attest/scale.h"
@@ -234,7 +235,7 @@ int mp_read_str(struct reader *r, const char **s, size_t *n, struct err *err)
 {
 	struct mp_item it;
 	TRY(expect(r, MP_STR, &it, err));
-	if (!scale_utf8_valid(it.p, it.len))
+	if (!utf8_valid(it.p, it.len))
 		return err_set(err, "msgpack: string is not valid UTF-8");
 	*s = (const char *)it.p;
 	*n = it.len;

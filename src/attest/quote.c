@@ -42,8 +42,9 @@ static int parse_header(struct reader *r, struct tdx_quote *q, struct err *err)
 	if (q->version != 4 && q->version != 5)
 		return err_set(err, "Unsupported DCAP quote version %u", q->version);
 	if (q->tee_type == 0)
-		return err_set(err, "Unsupported quote: SGX TEE type in a version %u quote; only "
-				    "TDX quotes are accepted",
+		return err_set(err,
+			       "Unsupported quote: SGX TEE type in a version %u quote; only "
+			       "TDX quotes are accepted",
 			       q->version);
 	if (q->tee_type != TDX_TEE_TYPE)
 		return err_set(err, "Unsupported TEE type: %u", q->tee_type);
@@ -94,8 +95,8 @@ static int read_data32(struct reader *r, struct reader *out, const char *field, 
 	if (rd_u32le(r, &n) < 0)
 		return short_field(err, field);
 	if (n > QUOTE_MAX_FIELD_LEN)
-		return err_set(err, "Failed to decode quote: %s length %u exceeds the maximum", field,
-			       n);
+		return err_set(err, "Failed to decode quote: %s length %u exceeds the maximum",
+			       field, n);
 	if (rd_sub(r, n, out) < 0)
 		return short_field(err, field);
 	return 0;
@@ -167,8 +168,9 @@ int quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct err 
 		if (rd_u16le(&r, &q->body_type) < 0 || rd_u32le(&r, &size) < 0)
 			return short_field(err, "body descriptor");
 		if (q->body_type == BODY_SGX)
-			return err_set(err, "Unsupported quote: SGX enclave report body (type 1); only "
-					    "TD reports are accepted");
+			return err_set(err,
+				       "Unsupported quote: SGX enclave report body (type 1); only "
+				       "TD reports are accepted");
 		if (q->body_type != BODY_TD10 && q->body_type != BODY_TD15)
 			return err_set(err, "Failed to decode quote: unsupported body type %u",
 				       q->body_type);

@@ -9,6 +9,8 @@
  */
 #include "attest/scale.h"
 
+#include "util/utf8.h"
+
 #include <string.h>
 
 static int truncated(struct err *err, const char *what)
@@ -152,46 +154,13 @@ int scale_string(struct reader *r, const char **s, size_t *n, struct err *err)
 	const uint8_t *p = NULL;
 	size_t len = 0;
 	TRY(scale_bytes(r, &p, &len, err));
-	if (!scale_utf8_valid(p, len))
+	if (!utf8_valid(p, len))
 		return err_set(err, "SCALE: string is not valid UTF-8");
 	*s = (const char *)p;
 	*n = len;
 	return 0;
 }
 
-int scale_utf8_valid(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned c = p[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len;
-		unsigned min, cp;
-		if ((c & 0xe0) == 0xc0) {
-			len = 2, min = 0x80, cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3, min = 0x800, cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4, min = 0x10000, cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
 
 int scale_put_compact(struct buf *b, uint64_t v)
 {

@@ -39,9 +39,6 @@ int scale_bytes(struct reader *r, const uint8_t **p, size_t *n, struct err *err)
  * as in Rust). *s is NOT NUL-terminated. */
 int scale_string(struct reader *r, const char **s, size_t *n, struct err *err);
 
-/* Strict UTF-8 as Rust's str: no overlongs, no surrogates, <= U+10FFFF.
- * NUL bytes are valid. Returns 1 when valid. */
-int scale_utf8_valid(const uint8_t *p, size_t n);
 
 /* Encoders append to b and return 0, or -1 when out of memory. */
 int scale_put_compact(struct buf *b, uint64_t v);

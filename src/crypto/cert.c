@@ -11,6 +11,8 @@
  */
 #include "crypto/cert.h"
 
+#include "util/utf8.h"
+
 #include "util/reader.h"
 
 #include <arpa/inet.h>
@@ -118,45 +120,6 @@ static int oom(struct err *err)
 	return err_set(err, "out of memory");
 }
 
-/* Strict UTF-8 (no overlong forms, no surrogates, <= U+10FFFF). */
-static int utf8_valid(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t k;
-		uint32_t cp, min;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			k = 1;
-			cp = c & 0x1f;
-			min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			k = 2;
-			cp = c & 0x0f;
-			min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			k = 3;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (n - i - 1 < k)
-			return 0;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += k + 1;
-	}
-	return 1;
-}
 
 /* Unix day number -> proleptic Gregorian date (H. Hinnant's algorithm). */
 static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)

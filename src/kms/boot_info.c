@@ -8,6 +8,8 @@
  */
 #include "kms/boot_info.h"
 
+#include "util/utf8.h"
+
 #include "util/hex.h"
 
 #include <stdlib.h>
@@ -29,42 +31,11 @@ void boot_info_free(struct boot_info *bi)
 	memset(bi, 0, sizeof *bi);
 }
 
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF), no NUL. */
-static int utf8_valid(const char *s, size_t n)
+
+/* Strict UTF-8 without NUL bytes. */
+static int utf8_text_valid(const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < n) {
-		unsigned c = p[i];
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len;
-		unsigned min, cp;
-		if ((c & 0xe0) == 0xc0) {
-			len = 2, min = 0x80, cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3, min = 0x800, cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4, min = 0x10000, cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
+	return !memchr(s, 0, n) && utf8_valid(s, n);
 }
 
 static int set_string(char *dst, size_t cap, const char *s, const char *what, struct err *err)
@@ -72,7 +43,7 @@ static int set_string(char *dst, size_t cap, const char *s, const char *what, st
 	size_t n = strnlen(s, cap + 1);
 	if (n > cap)
 		return err_set(err, "boot info: %s longer than %zu bytes", what, cap);
-	if (!utf8_valid(s, n))
+	if (!utf8_text_valid(s, n))
 		return err_set(err, "boot info: %s is not valid UTF-8", what);
 	memcpy(dst, s, n);
 	dst[n] = '\0';
@@ -128,7 +99,7 @@ int boot_info_add_advisory_id(struct boot_info *bi, const char *id, struct err *
 	if (n > BOOT_INFO_ADVISORY_LEN_MAX)
 		return err_set(err, "boot info: advisory id longer than %d bytes",
 			       BOOT_INFO_ADVISORY_LEN_MAX);
-	if (!utf8_valid(id, n))
+	if (!utf8_text_valid(id, n))
 		return err_set(err, "boot info: advisory id is not valid UTF-8");
 	char **arr = realloc(bi->advisory_ids, (bi->n_advisory_ids + 1) * sizeof *arr);
 	if (!arr)
@@ -152,7 +123,7 @@ int boot_info_check_app_id(const uint8_t *app_id, size_t len, struct err *err)
 static int string_ok(const char *s, size_t cap)
 {
 	size_t n = strnlen(s, cap + 1);
-	return n <= cap && utf8_valid(s, n);
+	return n <= cap && utf8_text_valid(s, n);
 }
 
 int boot_info_validate(const struct boot_info *bi, struct err *err)

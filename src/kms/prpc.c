@@ -15,6 +15,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/secret.h"
+#include "util/utf8.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -118,26 +119,6 @@ int prpc_wants_json(const struct http_req *req, int include_content_type)
 	return include_content_type && content_type_json(req);
 }
 
-/* Replace bytes that are not valid UTF-8 so the message can be a JSON string. */
-static void utf8_sanitize(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-	while (*p) {
-		int n = *p < 0x80	  ? 1
-			: (*p >> 5) == 6  ? 2
-			: (*p >> 4) == 14 ? 3
-			: (*p >> 3) == 30 ? 4
-					  : 0;
-		int ok = n > 0;
-		for (int i = 1; ok && i < n; i++)
-			ok = (p[i] & 0xc0) == 0x80;
-		if (!ok) {
-			*p++ = '?';
-			continue;
-		}
-		p += n;
-	}
-}
 
 void prpc_error_response(int json, const char *msg, struct http_resp *resp)
 {

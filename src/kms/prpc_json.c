@@ -12,6 +12,8 @@
  */
 #include "kms/prpc_json.h"
 
+#include "util/utf8.h"
+
 #include "util/hex.h"
 #include "util/secret.h"
 
@@ -219,48 +221,7 @@ static void int_store(ProtobufCType t, void *dst, int neg, uint64_t mag)
 	}
 }
 
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0; /* no overlong forms */
-		else if (c == 0xed)
-			hi = 0x9f; /* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f; /* <= U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
 
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t k = utf8_seq_len(s + i, n - i);
-		if (!k)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
 
 static int set_string(const ProtobufCFieldDescriptor *f, void *dst, const char *s, size_t n,
 		      struct err *err)
@@ -277,16 +238,6 @@ static int set_string(const ProtobufCFieldDescriptor *f, void *dst, const char *
 	return 0;
 }
 
-static int nibble(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* spec: kms-protocol §2.3 — strip every leading lowercase "0x" (Rust
  * trim_start_matches("0x")), then hex::decode: odd length is checked first. */
@@ -300,7 +251,7 @@ static int set_hex(const ProtobufCFieldDescriptor *f, ProtobufCBinaryData *dst, 
 	if (n % 2)
 		return err_set(err, "invalid hex in field `%s`: odd number of digits", f->name);
 	for (size_t i = 0; i < n; i++)
-		if (nibble((unsigned char)s[i]) < 0)
+		if (hex_nibble((unsigned char)s[i]) < 0)
 			return err_set(
 			    err, "invalid hex in field `%s`: invalid character at position %zu",
 			    f->name, i);
@@ -310,8 +261,8 @@ static int set_hex(const ProtobufCFieldDescriptor *f, ProtobufCBinaryData *dst, 
 		if (!data)
 			return oom(err);
 		for (size_t i = 0; i < n / 2; i++)
-			data[i] = (uint8_t)(nibble((unsigned char)s[2 * i]) << 4 |
-					    nibble((unsigned char)s[2 * i + 1]));
+			data[i] = (uint8_t)(hex_nibble((unsigned char)s[2 * i]) << 4 |
+					    hex_nibble((unsigned char)s[2 * i + 1]));
 	}
 	dst->data = data;
 	dst->len = n / 2;
@@ -737,7 +688,7 @@ static int hex4(struct jp *p, unsigned *cp)
 		return jp_fail(p, "EOF while parsing a string");
 	unsigned v = 0;
 	for (int i = 0; i < 4; i++) {
-		int d = nibble(p->s[p->pos + i]);
+		int d = hex_nibble((unsigned char)p->s[p->pos + i]);
 		if (d < 0)
 			return jp_fail(p, "invalid escape");
 		v = v << 4 | (unsigned)d;
@@ -750,27 +701,7 @@ static int hex4(struct jp *p, unsigned *cp)
 static int put_utf8(struct buf *out, unsigned cp)
 {
 	uint8_t b[4];
-	size_t n;
-	if (cp < 0x80) {
-		b[0] = (uint8_t)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (uint8_t)(0xc0 | cp >> 6);
-		b[1] = (uint8_t)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (uint8_t)(0xe0 | cp >> 12);
-		b[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-		b[2] = (uint8_t)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (uint8_t)(0xf0 | cp >> 18);
-		b[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
-		b[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-		b[3] = (uint8_t)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return buf_append(out, b, n);
+	return buf_append(out, b, utf8_encode(cp, b));
 }
 
 /* A JSON string at p->pos ('"'); decoded UTF-8 appended to out (NULL: only validated). */
@@ -1208,8 +1139,8 @@ static int qs_decode(const char *s, size_t n, char **outp, size_t *outn, struct 
 		if (s[i] == '+') {
 			o[k++] = ' ';
 		} else if (s[i] == '%' && i + 2 < n &&
-			   (hi = nibble((unsigned char)s[i + 1])) >= 0 &&
-			   (lo = nibble((unsigned char)s[i + 2])) >= 0) {
+			   (hi = hex_nibble((unsigned char)s[i + 1])) >= 0 &&
+			   (lo = hex_nibble((unsigned char)s[i + 2])) >= 0) {
 			o[k++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {

@@ -25,7 +25,7 @@ int hex_append(struct buf *b, const uint8_t *in, size_t n)
 	return 0;
 }
 
-static int nibble(char c)
+int hex_nibble(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -43,7 +43,7 @@ int hex_decode(const char *s, size_t slen, struct buf *out)
 	if (buf_reserve(out, slen / 2) < 0)
 		return -1;
 	for (size_t i = 0; i < slen; i += 2) {
-		int hi = nibble(s[i]), lo = nibble(s[i + 1]);
+		int hi = hex_nibble(s[i]), lo = hex_nibble(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out->p[out->len++] = (uint8_t)(hi << 4 | lo);
@@ -57,7 +57,7 @@ int hex_decode_fixed(const char *s, uint8_t *out, size_t n)
 	if (strlen(s) != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+		int hi = hex_nibble(s[2 * i]), lo = hex_nibble(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);

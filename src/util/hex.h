@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Value of one hex digit (either case), -1 for any other character. */
+int hex_nibble(int c);
 /* Writes 2n lowercase hex chars and a NUL into out (size >= 2n+1). */
 void hex_encode(const uint8_t *in, size_t n, char *out);
 /* Appends lowercase hex of in to b (no NUL counted). */

@@ -10,6 +10,9 @@
  */
 #include "util/toml.h"
 
+#include "util/hex.h"
+#include "util/utf8.h"
+
 #include "util/buf.h"
 #include "util/reader.h"
 #include "util/secret.h"
@@ -455,27 +458,10 @@ static int check_text(struct parser *P)
 			i++;
 			continue;
 		}
-		size_t more;
-		uint32_t cp, min;
-		if (c >= 0xc2 && c <= 0xdf) {
-			more = 1, cp = c & 0x1f, min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			more = 2, cp = c & 0x0f, min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			more = 3, cp = c & 0x07, min = 0x10000;
-		} else {
+		size_t k = utf8_seq_len(p + i, n - i);
+		if (!k)
 			return fail_at(P, i, "invalid UTF-8");
-		}
-		if (more >= n - i)
-			return fail_at(P, i, "invalid UTF-8 (truncated sequence)");
-		for (size_t k = 1; k <= more; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return fail_at(P, i, "invalid UTF-8");
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return fail_at(P, i, "invalid UTF-8");
-		i += more + 1;
+		i += k;
 	}
 	return 0;
 }
@@ -497,32 +483,9 @@ static int put(struct parser *P, struct buf *out, const void *p, size_t n)
 static int put_utf8(struct parser *P, struct buf *out, uint32_t cp)
 {
 	uint8_t b[4];
-	size_t n;
-	if (cp < 0x80) {
-		b[0] = (uint8_t)cp, n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (uint8_t)(0xc0 | cp >> 6), b[1] = (uint8_t)(0x80 | (cp & 0x3f)), n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (uint8_t)(0xe0 | cp >> 12), b[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (uint8_t)(0x80 | (cp & 0x3f)), n = 3;
-	} else {
-		b[0] = (uint8_t)(0xf0 | cp >> 18), b[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)), b[3] = (uint8_t)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return put(P, out, b, n);
+	return put(P, out, b, utf8_encode(cp, b));
 }
 
-static int hex_val(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* At a backslash in a basic string; `start` is the string's opening quote. */
 static int parse_escape(struct parser *P, struct buf *out, size_t start)
@@ -571,7 +534,7 @@ static int parse_escape(struct parser *P, struct buf *out, size_t start)
 	}
 	uint32_t cp = 0;
 	for (size_t i = 0; i < digits; i++) {
-		int h = hex_val(peek_at(P, 2 + i));
+		int h = hex_nibble(peek_at(P, 2 + i));
 		if (h < 0)
 			return fail(P, "invalid escape '\\%c': needs %zu hex digits", c, digits);
 		cp = cp << 4 | (uint32_t)h;
@@ -830,10 +793,10 @@ static struct toml_value *parse_string_value(struct parser *P, int depth)
 static size_t digit_run(const char *s, int radix)
 {
 	size_t n = 0;
-	while (hex_val((unsigned char)s[n]) >= 0 && hex_val((unsigned char)s[n]) < radix) {
+	while (hex_nibble((unsigned char)s[n]) >= 0 && hex_nibble((unsigned char)s[n]) < radix) {
 		n++;
-		if (s[n] == '_' && hex_val((unsigned char)s[n + 1]) >= 0 &&
-		    hex_val((unsigned char)s[n + 1]) < radix)
+		if (s[n] == '_' && hex_nibble((unsigned char)s[n + 1]) >= 0 &&
+		    hex_nibble((unsigned char)s[n + 1]) < radix)
 			n++;
 	}
 	return n;
@@ -846,7 +809,7 @@ static int digits_value(const char *s, size_t n, int radix, uint64_t max, uint64
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '_')
 			continue;
-		uint64_t d = (uint64_t)hex_val((unsigned char)s[i]);
+		uint64_t d = (uint64_t)hex_nibble((unsigned char)s[i]);
 		if (v > (max - d) / (uint64_t)radix)
 			return -1;
 		v = v * (uint64_t)radix + d;
