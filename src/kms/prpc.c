@@ -245,6 +245,10 @@ void prpc_handle(const struct prpc_service *s, const struct http_req *req, struc
 		prpc_error_response(json, err.msg, resp);
 		goto done;
 	}
+	if (s->pre_dispatch && s->pre_dispatch(s->svc, &call, &err) < 0) {
+		prpc_error_response(pre_json, err.msg, resp);
+		goto done;
+	}
 	uint64_t limit = s->body_limit ? s->body_limit(s->svc, m->name) : 10u * 1024 * 1024;
 	if (req->body_len > limit) {
 		err_set(&err, "payload too large: %zu bytes exceeds the %llu-byte limit of %s",
@@ -276,6 +280,8 @@ void prpc_handle(const struct prpc_service *s, const struct http_req *req, struc
 	}
 	resp->status = 200;
 done:
+	if (s->post_dispatch && call.peer)
+		s->post_dispatch(s->svc, &call);
 	free_request(request, json);
 	arena_free(&call);
 	if (resp->status != 200)

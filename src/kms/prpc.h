@@ -22,6 +22,7 @@ struct prpc_call {
 	const char *method;
 	int json;
 	struct prpc_arena_item *arena; /* allocations wiped and freed after the reply */
+	void *peer; /* what pre_dispatch attached (e.g. a verified caller attestation) */
 };
 
 /* Build the response in *resp (allocated with prpc_alloc, or static). */
@@ -42,6 +43,11 @@ struct prpc_service {
 	void *svc;
 	/* Per-method body limit in bytes. */
 	uint64_t (*body_limit)(void *svc, const char *method);
+	/* Runs before the request is decoded (kms-protocol §2.5): may attach
+	 * call->peer; a failure is a pre-dispatch error. */
+	int (*pre_dispatch)(void *svc, struct prpc_call *call, struct err *err);
+	/* Releases call->peer after the reply. */
+	void (*post_dispatch)(void *svc, struct prpc_call *call);
 	/* Called once per request with the resolved method (or NULL) and outcome. */
 	void (*observe)(void *svc, const char *method, int status, double seconds);
 };
