@@ -35,6 +35,8 @@ cert_dir = "$RUN/certs"
 attest_rpc_cert = false
 enforce_self_authorization = false
 
+[core.attestation]
+collateral_cache_dir = "$RUN/collateral"
 [core.image]
 verify = false
 

@@ -9,6 +9,7 @@
 #include "kms/config.h"
 #include "kms/keys.h"
 #include "kms/metrics.h"
+#include "kms/peer_attest.h"
 #include "kms/prpc.h"
 #include "net/http_server.h"
 
@@ -18,11 +19,15 @@ struct kms {
 	struct auth *auth;
 	struct metrics metrics;
 	struct prpc_service service;
+	struct peer_attest peer; /* verifier + collateral for callers' RA-TLS certificates */
 	char version[128]; /* X-App-Version value */
 };
 
 /* Fill k->service with the KMS service table (kms-protocol §4). */
 void rpc_kms_init(struct kms *k);
+/* The DCAP verifier and collateral source from [core.attestation]. */
+int kms_attestation_init(struct kms *k, struct err *err);
+void kms_attestation_free(struct kms *k);
 /* http_handler_fn for the main listener (ud = struct kms *). */
 void kms_main_handler(void *ud, const struct http_req *req, struct http_resp *resp);
 

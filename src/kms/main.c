@@ -227,6 +227,8 @@ int main(int argc, char **argv)
 	}
 	if (make_auth(&k, &err) < 0)
 		goto fail;
+	if (kms_attestation_init(&k, &err) < 0)
+		goto fail;
 	rpc_kms_init(&k);
 	snprintf(k.version, sizeof k.version, "v%s (git:%s)", KMS_VERSION, KMS_GIT_REV);
 
@@ -288,6 +290,7 @@ fail:
 done:
 	http_server_stop(srv);
 	service_liveness_free(liveness);
+	kms_attestation_free(&k);
 	if (k.auth)
 		auth_free(k.auth);
 	keys_free(&k.keys);

@@ -171,6 +171,33 @@ static uint64_t body_limit(void *svc, const char *method)
 	return config_body_limit(&k->cfg, method);
 }
 
+/* spec §2.5: a presented client certificate's attestation is verified for
+ * every method; handlers find the result in call->peer. */
+static int pre_dispatch(void *svc, struct prpc_call *call, struct err *err)
+{
+	struct kms *k = svc;
+	if (!call->http->peer_cert)
+		return 0;
+	struct verified_peer *vp = calloc(1, sizeof *vp);
+	if (!vp)
+		return err_set(err, "out of memory");
+	int rc = peer_attest_verify(&k->peer, call->http->peer_cert, (int64_t)time(NULL), vp, err);
+	if (rc <= 0) {
+		free(vp);
+		return rc;
+	}
+	call->peer = vp;
+	return 0;
+}
+
+static void post_dispatch(void *svc, struct prpc_call *call)
+{
+	(void)svc;
+	verified_peer_free(call->peer);
+	free(call->peer);
+	call->peer = NULL;
+}
+
 static void observe(void *svc, const char *method, int status, double seconds)
 {
 	struct kms *k = svc;
@@ -188,6 +215,8 @@ void rpc_kms_init(struct kms *k)
 	    .nmethods = sizeof KMS_METHODS / sizeof KMS_METHODS[0],
 	    .svc = k,
 	    .body_limit = body_limit,
+	    .pre_dispatch = pre_dispatch,
+	    .post_dispatch = post_dispatch,
 	    .observe = observe,
 	};
 }

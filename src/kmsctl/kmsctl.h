@@ -51,6 +51,7 @@ extern const struct kmsctl_cmd kmsctl_cmd_meta;
 extern const struct kmsctl_cmd kmsctl_cmd_env_pubkey;
 extern const struct kmsctl_cmd kmsctl_cmd_temp_ca;
 extern const struct kmsctl_cmd kmsctl_cmd_health;
+extern const struct kmsctl_cmd kmsctl_cmd_verify;
 
 /* ---- client.c ---- */
 

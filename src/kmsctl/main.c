@@ -27,9 +27,22 @@ static const struct kmsctl_cmd cmd_help = {
 static const struct kmsctl_cmd cmd_version = {"version", "print the version", run_version,
 					      usage_version};
 
+/* The attestation commands (verify_quote.c, verify_ratls.c, decode_attestation.c). */
+extern const struct kmsctl_cmd kmsctl_cmd_verify_quote;
+extern const struct kmsctl_cmd kmsctl_cmd_verify_ratls;
+extern const struct kmsctl_cmd kmsctl_cmd_decode_attestation;
+
 static const struct kmsctl_cmd *const COMMANDS[] = {
-    &kmsctl_cmd_meta,	&kmsctl_cmd_env_pubkey, &kmsctl_cmd_temp_ca,
-    &kmsctl_cmd_health, &cmd_version,		&cmd_help,
+    &kmsctl_cmd_meta,
+    &kmsctl_cmd_env_pubkey,
+    &kmsctl_cmd_temp_ca,
+    &kmsctl_cmd_health,
+    &kmsctl_cmd_verify,
+    &kmsctl_cmd_verify_quote,
+    &kmsctl_cmd_verify_ratls,
+    &kmsctl_cmd_decode_attestation,
+    &cmd_version,
+    &cmd_help,
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -459,8 +459,16 @@ static int check_text(struct parser *P)
 			continue;
 		}
 		size_t k = utf8_seq_len(p + i, n - i);
-		if (!k)
-			return fail_at(P, i, "invalid UTF-8");
+		if (!k) {
+			/* A sequence that would be valid with more bytes was cut by the end. */
+			uint8_t pad[4] = {0};
+			memcpy(pad, p + i, n - i < 4 ? n - i : 4);
+			for (size_t j = n - i; j < 4; j++)
+				pad[j] = 0x80;
+			int truncated = n - i < 4 && utf8_seq_len(pad, 4) > n - i;
+			return fail_at(P, i, truncated ? "invalid UTF-8 (truncated sequence)"
+						       : "invalid UTF-8");
+		}
 		i += k;
 	}
 	return 0;

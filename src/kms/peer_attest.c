@@ -1,0 +1,75 @@
+/*
+ * peer_attest.c — the pre-dispatch check of a caller's RA-TLS certificate
+ * (peer_attest.h). spec: kms-protocol §2.5 (every method, GetMeta included),
+ * §9.3–9.5. Fails closed: an attestation that is present but cannot be
+ * verified (no collateral, bad binding, stale TCB data) rejects the request.
+ */
+#include "kms/peer_attest.h"
+
+#include "attest/appinfo.h"
+#include "attest/ratls.h"
+#include "crypto/cert.h"
+#include "kms/collateral_source.h"
+#include "util/buf.h"
+
+#include <string.h>
+
+void verified_peer_free(struct verified_peer *p)
+{
+	attestation_free(&p->att);
+	memset(&p->dcap, 0, sizeof p->dcap);
+}
+
+/* APP_ID and APP_INFO are parsed (a malformed one is an error) but not used. */
+static int check_optional_exts(X509 *cert, struct err *err)
+{
+	static const char *const oids[] = {OID_APP_ID, OID_APP_INFO};
+	for (size_t i = 0; i < 2; i++) {
+		struct buf b = BUF_INIT;
+		int rc = cert_get_custom_ext(cert, oids[i], &b, err);
+		buf_free(&b);
+		if (rc < 0)
+			return err_wrap(err, "invalid client certificate extension %s", oids[i]);
+	}
+	return 0;
+}
+
+int peer_attest_verify(const struct peer_attest *pa, X509 *cert, int64_t now,
+		       struct verified_peer *out, struct err *err)
+{
+	memset(out, 0, sizeof *out);
+	attestation_init(&out->att);
+	TRY(check_optional_exts(cert, err));
+	int found = ratls_extract(cert, &out->att, err);
+	if (found < 0)
+		return err_wrap(err, "invalid quote");
+	if (found == 0)
+		return 0;
+	struct dcap_loaded *loaded = NULL;
+	int rc = -1;
+	if (ratls_check_binding(&out->att, cert, err) < 0)
+		goto out;
+	if (out->att.platform != ATT_PLATFORM_TDX) {
+		err_set(err, "only TDX attestations are accepted");
+		goto out;
+	}
+	if (!pa->collateral) {
+		err_set(err, "no collateral source configured");
+		goto out;
+	}
+	if (collateral_source_get(pa->collateral, out->att.quote.p, out->att.quote.len, now,
+				  &loaded, err) < 0 ||
+	    dcap_verify_loaded(pa->verifier, out->att.quote.p, out->att.quote.len, loaded, now,
+			       &out->dcap, err) < 0 ||
+	    appinfo_verify_local(&out->att, &out->dcap.report, err) < 0)
+		goto out;
+	rc = 1;
+out:
+	if (loaded)
+		dcap_loaded_release(loaded);
+	if (rc < 0) {
+		verified_peer_free(out);
+		return err_wrap(err, "invalid quote");
+	}
+	return rc;
+}

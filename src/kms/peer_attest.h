@@ -1,0 +1,41 @@
+/*
+ * peer_attest.h — verification of the attestation a caller presents in its
+ * TLS client certificate (kms-protocol §2.5, §9.5), before any prpc method
+ * runs: extract it (RA-TLS extensions), check that REPORTDATA binds the
+ * certificate's key, DCAP-verify the quote with collateral from the
+ * collateral source, and run the local checks (RTMR3 replay, report data).
+ */
+#ifndef KMS_PEER_ATTEST_H
+#define KMS_PEER_ATTEST_H
+
+#include "attest/attestation.h"
+#include "attest/dcap.h"
+#include "util/err.h"
+
+#include <openssl/x509.h>
+#include <stdint.h>
+
+struct collateral_source;
+
+struct peer_attest {
+	struct dcap_verifier *verifier;
+	struct collateral_source *collateral;
+};
+
+/* A verified caller attestation, handed to prpc handlers. */
+struct verified_peer {
+	struct attestation att;
+	struct dcap_result dcap;
+};
+
+/*
+ * Returns 1 with *out filled (caller frees with verified_peer_free) when the
+ * certificate carries a valid attestation, 0 when it carries none, -1 with a
+ * message prefixed "invalid quote: " when it carries one that fails, or when
+ * its APP_ID / APP_INFO extensions are malformed.
+ */
+int peer_attest_verify(const struct peer_attest *pa, X509 *cert, int64_t now,
+		       struct verified_peer *out, struct err *err);
+void verified_peer_free(struct verified_peer *p);
+
+#endif
