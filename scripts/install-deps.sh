@@ -12,7 +12,9 @@ set -euo pipefail
 
 # Debian packages: build, runtime libraries, and the real clients the tests use
 # (curl, openssl, protoc; Debian python3 with cryptography, pycryptodome and
-# ecdsa for independent re-computation of derived keys and signatures).
+# ecdsa for independent re-computation of derived keys and signatures;
+# debootstrap, systemd-nspawn and Ansible for `make test-systemd`; wrk for the
+# benchmarks).
 PKGS=(
   build-essential pkg-config
   libssl-dev openssl
@@ -25,6 +27,8 @@ PKGS=(
   clang-format
   ca-certificates
   python3 python3-cryptography python3-pycryptodome python3-ecdsa
+  debootstrap systemd-container iproute2 ansible ansible-lint
+  wrk
 )
 
 missing=()

@@ -38,6 +38,7 @@ struct worker {
 	struct evhttp *http;
 	struct event *stop_ev;
 	struct event *tick_ev;
+	struct evhttp_bound_socket *bound;
 	struct http_server *srv;
 };
 
@@ -255,11 +256,21 @@ fail:
 	return NULL;
 }
 
+/* Graceful stop: close the listener at once (a new process can take the
+ * port), let requests already on the wire finish for DRAIN_MS, then exit. */
+#define DRAIN_MS 1000
+
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	event_base_loopbreak(arg);
+	struct worker *w = arg;
+	if (w->bound) {
+		evhttp_del_accept_socket(w->http, w->bound);
+		w->bound = NULL;
+	}
+	struct timeval tv = {DRAIN_MS / 1000, (DRAIN_MS % 1000) * 1000};
+	event_base_loopexit(w->base, &tv);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -291,7 +302,7 @@ static int bind_worker(struct http_server *s, struct worker *w, const struct htt
 	evhttp_set_gencb(w->http, on_request, w);
 	if (s->ctx)
 		evhttp_set_bevcb(w->http, tls_bev, s);
-	w->stop_ev = event_new(w->base, -1, 0, on_stop, w->base);
+	w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
 	if (s->on_tick && o->tick_ms > 0) {
 		w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
 		struct timeval tv = {o->tick_ms / 1000, (o->tick_ms % 1000) * 1000};
@@ -326,7 +337,7 @@ static int bind_worker(struct http_server *s, struct worker *w, const struct htt
 			       port, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	int one = 1;
 	setsockopt(evconnlistener_get_fd(l), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (!evhttp_bind_listener(w->http, l)) {
+	if (!(w->bound = evhttp_bind_listener(w->http, l))) {
 		evconnlistener_free(l);
 		return err_set(err, "%s server: cannot bind listener", s->name);
 	}
