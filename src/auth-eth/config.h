@@ -1,0 +1,40 @@
+/*
+ * config.h — dstack-auth-eth's configuration: environment variables exactly
+ * as upstream reads them (HOST, PORT, ETH_RPC_URL, KMS_CONTRACT_ADDR, with
+ * upstream's defaults) plus ETH_RPC_TIMEOUT_MS, ETH_HEAD_POLL_MS and
+ * ETH_MAX_BLOCK_AGE; an env file given with --env-file (systemd
+ * EnvironmentFile syntax) and ./.env (dotenv: the environment wins).
+ * Never logs ETH_RPC_URL beyond its origin.
+ * spec: auth-eth §1.1.
+ */
+#ifndef AUTH_ETH_CONFIG_H
+#define AUTH_ETH_CONFIG_H
+
+#include "util/err.h"
+
+#define AE_DEFAULT_ENV_FILE "/etc/kms/auth-eth.env"
+
+struct ae_config {
+	const char *host;     /* HOST || "127.0.0.1" */
+	int port;	      /* PORT ? parseInt(PORT) : 8000 */
+	const char *rpc_url;  /* ETH_RPC_URL || "http://localhost:8545" */
+	const char *kms_addr; /* KMS_CONTRACT_ADDR || "0x000…000", as configured */
+	long rpc_timeout_ms;  /* ETH_RPC_TIMEOUT_MS, default 3000 */
+	long head_poll_ms;    /* ETH_HEAD_POLL_MS, default 1000 */
+	long max_block_age_s; /* ETH_MAX_BLOCK_AGE, default 0 (off) */
+	int workers;	      /* AUTH_ETH_WORKERS, default 16 */
+	const char *env_file; /* where KMS_CONTRACT_ADDR & co. are meant to be set (messages) */
+};
+
+/*
+ * Loads an env file into the process environment. overwrite = 1 for
+ * --env-file (the file is what the operator asked for), 0 for ./.env
+ * (dotenv: variables already set win). A missing file is an error only
+ * when must_exist. Malformed lines are errors naming file:line.
+ */
+int ae_env_load(const char *path, int overwrite, int must_exist, struct err *err);
+
+/* Reads the variables from the environment (strings point into it). */
+int ae_config_from_env(struct ae_config *c, struct err *err);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * server.c — routes of dstack-auth-eth. Request handling follows upstream's
+ * Node server step by step: Fastify's body parsing (also on unknown paths),
+ * then the route: 404 body, schema validation (400), the chain read (200
+ * allow/deny, or 200 "authorization backend unavailable" — fail closed,
+ * never a 5xx for a chain problem), 500 for framework-level errors. Body
+ * limits are enforced here (1 MiB -> 500), not by the HTTP library.
+ * Failure log lines are rate-limited and carry no request bytes or URLs.
+ * spec: auth-eth §1.2-§1.5, §5.3; seed kms-service-setup (POST /).
+ */
+#include "auth-eth/server.h"
+
+#include "abi/authreq.h"
+#include "util/log.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+enum route {
+	ROUTE_NONE = 0,
+	ROUTE_INFO,
+	ROUTE_SEED,
+	ROUTE_APP,
+	ROUTE_KMS,
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ae_server_init(struct ae_server *s, struct eth *eth, const char *kms_addr, const char *rpc_url)
+{
+	memset(s, 0, sizeof *s);
+	s->eth = eth;
+	s->kms_addr = kms_addr;
+	authreq_public_rpc_endpoint(rpc_url, s->rpc_endpoint, sizeof s->rpc_endpoint);
+	pthread_mutex_init(&s->log_mu, NULL);
+	s->log_window_ms = -1000000;
+}
+
+void ae_server_destroy(struct ae_server *s)
+{
+	pthread_mutex_destroy(&s->log_mu);
+}
+
+/* At most one failure line per second; the next one says how many were
+ * dropped (a KMS retrying against a dead chain must not flood the journal). */
+__attribute__((format(printf, 2, 3))) static void log_failure(struct ae_server *s, const char *fmt,
+							      ...)
+{
+	int64_t now = mono_ms();
+	pthread_mutex_lock(&s->log_mu);
+	if (now - s->log_window_ms < 1000) {
+		s->log_suppressed++;
+		pthread_mutex_unlock(&s->log_mu);
+		return;
+	}
+	unsigned dropped = s->log_suppressed;
+	s->log_suppressed = 0;
+	s->log_window_ms = now;
+	pthread_mutex_unlock(&s->log_mu);
+	char line[1536];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (dropped)
+		log_err("%s (%u similar lines suppressed)", line, dropped);
+	else
+		log_err("%s", line);
+}
+
+static void reply(struct http_resp *resp, int status, const char *json)
+{
+	resp->status = status;
+	resp->content_type = AUTHREQ_JSON_CTYPE;
+	buf_reset(&resp->body);
+	if (buf_append_str(&resp->body, json) < 0)
+		resp->status = 500;
+}
+
+static void reply_buf(struct http_resp *resp, int status, struct buf *b)
+{
+	resp->status = status;
+	resp->content_type = AUTHREQ_JSON_CTYPE;
+	buf_free(&resp->body);
+	resp->body = *b;
+	*b = (struct buf)BUF_INIT;
+}
+
+static int has_body(const char *method)
+{
+	return !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "DELETE") ||
+	       !strcmp(method, "PATCH") || !strcmp(method, "OPTIONS");
+}
+
+static enum route route_of(const char *method, const char *path)
+{
+	if (!strcmp(path, "/")) {
+		if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+			return ROUTE_INFO;
+		if (!strcmp(method, "POST"))
+			return ROUTE_SEED;
+		return ROUTE_NONE;
+	}
+	if (strcmp(method, "POST") != 0)
+		return ROUTE_NONE;
+	if (!strcmp(path, "/bootAuth/app"))
+		return ROUTE_APP;
+	if (!strcmp(path, "/bootAuth/kms"))
+		return ROUTE_KMS;
+	return ROUTE_NONE;
+}
+
+static void not_found(const struct http_req *req, struct http_resp *resp)
+{
+	struct buf url = BUF_INIT, b = BUF_INIT;
+	if (buf_append_str(&url, req->path) == 0 &&
+	    (!req->query[0] || buf_printf(&url, "?%s", req->query) == 0) &&
+	    authreq_not_found_json(&b, req->method, buf_str(&url)) == 0)
+		reply_buf(resp, 404, &b);
+	else
+		reply(resp, 500, AUTHREQ_BODY_ERROR500);
+	buf_free(&url);
+	buf_free(&b);
+}
+
+static void handle_info(struct ae_server *s, const struct http_req *req, struct http_resp *resp)
+{
+	struct eth_info info;
+	struct err err;
+	err_clear(&err);
+	if (eth_info(s->eth, &info, &err) != ETH_OK) {
+		log_failure(s, "authorization backend health check failed: %s", err.msg);
+		reply(resp, 500, AUTHREQ_BODY_ERROR500);
+	} else {
+		struct buf b = BUF_INIT;
+		struct abi_bytes gw = {info.gateway_app_id.p ? info.gateway_app_id.p
+							     : (const uint8_t *)"",
+				       info.gateway_app_id.len};
+		if (authreq_info_json(&b, s->kms_addr, s->rpc_endpoint, &gw, info.chain_id,
+				      info.app_implementation) == 0)
+			reply_buf(resp, 200, &b);
+		else
+			reply(resp, 500, AUTHREQ_BODY_ERROR500);
+		buf_free(&b);
+	}
+	eth_info_free(&info);
+	if (!strcmp(req->method, "HEAD")) {
+		/* headers only, with the length GET would have (libevent would send
+		 * a HEAD body as is) */
+		char len[32];
+		snprintf(len, sizeof len, "%zu", resp->body.len);
+		http_resp_header(resp, "Content-Length", len);
+		buf_reset(&resp->body);
+	}
+}
+
+static void handle_boot(struct ae_server *s, int is_kms, const json_t *body, struct http_resp *resp)
+{
+	const char *what = is_kms ? "KMS" : "application";
+	struct authreq ar;
+	struct err err;
+	err_clear(&err);
+	enum authreq_verdict v = authreq_validate(body, &ar, &err);
+	if (v == AUTHREQ_INVALID) {
+		log_debug("invalid %s authorization request: %s", what, err.msg);
+		reply(resp, 400, AUTHREQ_BODY_INVALID);
+		authreq_free(&ar);
+		return;
+	}
+	if (v == AUTHREQ_UNAVAILABLE) {
+		log_failure(s, "%s authorization backend failed: %s", what, err.msg);
+		reply(resp, 200, AUTHREQ_BODY_UNAVAILABLE);
+		authreq_free(&ar);
+		return;
+	}
+	struct eth_decision d;
+	enum eth_rc rc = eth_authorize(s->eth, is_kms, &ar.bi, &d, &err);
+	if (rc == ETH_STALE) {
+		log_failure(s, "%s authorization refused: chain view is stale: %s", what, err.msg);
+		reply(resp, 200, AUTHREQ_BODY_STALE);
+	} else if (rc != ETH_OK) {
+		log_failure(s, "%s authorization backend failed: %s", what, err.msg);
+		reply(resp, 200, AUTHREQ_BODY_UNAVAILABLE);
+	} else {
+		struct buf b = BUF_INIT;
+		struct abi_bytes reason = {d.reason.p ? d.reason.p : (const uint8_t *)"",
+					   d.reason.len};
+		struct abi_bytes gw = {d.gateway_app_id.p ? d.gateway_app_id.p
+							  : (const uint8_t *)"",
+				       d.gateway_app_id.len};
+		if (authreq_decision_json(&b, d.allowed, &reason, &gw) == 0)
+			reply_buf(resp, 200, &b);
+		else
+			reply(resp, 200, AUTHREQ_BODY_UNAVAILABLE);
+		buf_free(&b);
+	}
+	eth_decision_free(&d);
+	authreq_free(&ar);
+}
+
+/* The seed tutorial's checks (upstream answers 404 here; see issue 4). */
+static void handle_seed(struct ae_server *s, const json_t *body, struct http_resp *resp)
+{
+	struct authreq_seed q;
+	authreq_parse_seed(body, &q);
+	if (q.method == AUTHREQ_SEED_PING) {
+		reply(resp, 200, "{\"result\":\"pong\"}");
+		return;
+	}
+	if (q.method != AUTHREQ_SEED_IS_APP_ALLOWED) {
+		reply(resp, 400, "{\"error\":\"unknown method\"}");
+		return;
+	}
+	if (!q.app_id_ok) {
+		reply(resp, 200, "{\"result\":false}");
+		return;
+	}
+	int registered = 0;
+	struct err err;
+	err_clear(&err);
+	if (eth_is_registered(s->eth, q.app_id, &registered, &err) != ETH_OK) {
+		log_failure(s, "is_app_allowed: authorization backend failed: %s", err.msg);
+		reply(resp, 200,
+		      "{\"result\":false,\"reason\":\"" AUTHREQ_REASON_UNAVAILABLE "\"}");
+		return;
+	}
+	reply(resp, 200, registered ? "{\"result\":true}" : "{\"result\":false}");
+}
+
+void ae_server_handle(void *ud, const struct http_req *req, struct http_resp *resp)
+{
+	struct ae_server *s = ud;
+	enum route r = route_of(req->method, req->path);
+	json_t *body = NULL;
+	if (has_body(req->method)) {
+		struct authreq_http h = {
+		    .content_type = req->content_type,
+		    .content_length = http_req_header(req, "Content-Length"),
+		    .transfer_encoding = http_req_header(req, "Transfer-Encoding"),
+		    .body = req->body,
+		    .body_len = req->body_len,
+		};
+		struct err err;
+		err_clear(&err);
+		enum authreq_parse pr = authreq_parse_body(&h, &body, &err);
+		/* Fastify parses bodies before routing: a 404 path still gets the
+		 * 500 of a malformed JSON body, but ignores unknown media types. */
+		if (pr == AUTHREQ_PARSE_FAILED ||
+		    (pr == AUTHREQ_PARSE_NO_PARSER && r != ROUTE_NONE)) {
+			log_failure(s, "authorization request failed: %s", err.msg);
+			reply(resp, 500, AUTHREQ_BODY_ERROR500);
+			json_decref(body);
+			return;
+		}
+	}
+	switch (r) {
+	case ROUTE_INFO:
+		handle_info(s, req, resp);
+		break;
+	case ROUTE_SEED:
+		handle_seed(s, body, resp);
+		break;
+	case ROUTE_APP:
+	case ROUTE_KMS:
+		handle_boot(s, r == ROUTE_KMS, body, resp);
+		break;
+	case ROUTE_NONE:
+		not_found(req, resp);
+		break;
+	}
+	json_decref(body);
+}
