@@ -142,7 +142,7 @@ run: deps $(BINS)
 	@scripts/run-dev.sh $(BUILD)
 
 asan:
-	$(MAKE) BUILD=build-asan SAN=1 build-asan/tests/unit-tests build-asan/dstack-kms build-asan/dstack-kmsctl
+	$(MAKE) BUILD=build-asan SAN=1 build-asan/tests/unit-tests $(subst $(BUILD)/,build-asan/,$(BINS))
 	ASAN_OPTIONS=detect_leaks=1 build-asan/tests/unit-tests
 
 FMT_FILES = $(shell git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 2>/dev/null)

@@ -161,7 +161,6 @@ int scale_string(struct reader *r, const char **s, size_t *n, struct err *err)
 	return 0;
 }
 
-
 int scale_put_compact(struct buf *b, uint64_t v)
 {
 	uint8_t out[9];

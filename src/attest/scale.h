@@ -39,7 +39,6 @@ int scale_bytes(struct reader *r, const uint8_t **p, size_t *n, struct err *err)
  * as in Rust). *s is NOT NUL-terminated. */
 int scale_string(struct reader *r, const char **s, size_t *n, struct err *err);
 
-
 /* Encoders append to b and return 0, or -1 when out of memory. */
 int scale_put_compact(struct buf *b, uint64_t v);
 int scale_put_u32(struct buf *b, uint32_t v);

@@ -120,7 +120,6 @@ static int oom(struct err *err)
 	return err_set(err, "out of memory");
 }
 
-
 /* Unix day number -> proleptic Gregorian date (H. Hinnant's algorithm). */
 static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {

@@ -31,7 +31,6 @@ void boot_info_free(struct boot_info *bi)
 	memset(bi, 0, sizeof *bi);
 }
 
-
 /* Strict UTF-8 without NUL bytes. */
 static int utf8_text_valid(const char *s, size_t n)
 {

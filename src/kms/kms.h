@@ -20,7 +20,7 @@ struct kms {
 	struct metrics metrics;
 	struct prpc_service service;
 	struct peer_attest peer; /* verifier + collateral for callers' RA-TLS certificates */
-	char version[128]; /* X-App-Version value */
+	char version[128];	 /* X-App-Version value */
 };
 
 /* Fill k->service with the KMS service table (kms-protocol §4). */

@@ -119,7 +119,6 @@ int prpc_wants_json(const struct http_req *req, int include_content_type)
 	return include_content_type && content_type_json(req);
 }
 
-
 void prpc_error_response(int json, const char *msg, struct http_resp *resp)
 {
 	char clean[ERR_MAX];

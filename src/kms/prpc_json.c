@@ -221,8 +221,6 @@ static void int_store(ProtobufCType t, void *dst, int neg, uint64_t mag)
 	}
 }
 
-
-
 static int set_string(const ProtobufCFieldDescriptor *f, void *dst, const char *s, size_t n,
 		      struct err *err)
 {
@@ -237,7 +235,6 @@ static int set_string(const ProtobufCFieldDescriptor *f, void *dst, const char *
 	*(char **)dst = copy;
 	return 0;
 }
-
 
 /* spec: kms-protocol §2.3 — strip every leading lowercase "0x" (Rust
  * trim_start_matches("0x")), then hex::decode: odd length is checked first. */

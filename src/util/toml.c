@@ -466,8 +466,9 @@ static int check_text(struct parser *P)
 			for (size_t j = n - i; j < 4; j++)
 				pad[j] = 0x80;
 			int truncated = n - i < 4 && utf8_seq_len(pad, 4) > n - i;
-			return fail_at(P, i, truncated ? "invalid UTF-8 (truncated sequence)"
-						       : "invalid UTF-8");
+			return fail_at(P, i,
+				       truncated ? "invalid UTF-8 (truncated sequence)"
+						 : "invalid UTF-8");
 		}
 		i += k;
 	}
@@ -493,7 +494,6 @@ static int put_utf8(struct parser *P, struct buf *out, uint32_t cp)
 	uint8_t b[4];
 	return put(P, out, b, utf8_encode(cp, b));
 }
-
 
 /* At a backslash in a basic string; `start` is the string's opening quote. */
 static int parse_escape(struct parser *P, struct buf *out, size_t start)
