@@ -12,6 +12,7 @@
 #include "crypto/keccak.h"
 #include "util/hex.h"
 #include "util/reader.h"
+#include "util/utf8.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -187,7 +188,7 @@ static int read_string_at(const uint8_t *p, size_t n, const uint8_t *offw, struc
 		return err_set(err, "ABI: string data out of range");
 	if (rd_bytes(&r, len, &bytes) < 0)
 		return err_set(err, "ABI: string data out of range");
-	if (!abi_utf8_valid(bytes, len))
+	if (!utf8_valid(bytes, len))
 		return err_set(err, "ABI: string is not valid UTF-8");
 	s->p = bytes;
 	s->len = len;
@@ -236,46 +237,6 @@ int abi_decode_bool(const uint8_t *p, size_t n, int *b, struct err *err)
 	return 0;
 }
 
-int abi_utf8_valid(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint8_t c = p[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t need;
-		uint8_t lo = 0x80, hi = 0xbf;
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0; /* overlong */
-			if (c == 0xed)
-				hi = 0x9f; /* UTF-16 surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90; /* overlong */
-			if (c == 0xf4)
-				hi = 0x8f; /* above U+10FFFF */
-		} else {
-			return 0;
-		}
-		if (need > n - i - 1)
-			return 0;
-		if (p[i + 1] < lo || p[i + 1] > hi)
-			return 0;
-		for (size_t k = 2; k <= need; k++)
-			if (p[i + k] < 0x80 || p[i + k] > 0xbf)
-				return 0;
-		i += need + 1;
-	}
-	return 1;
-}
-
 /* ---- addresses -------------------------------------------------------- */
 
 void abi_eip55(const uint8_t addr[20], char out[43])
@@ -296,17 +257,6 @@ void abi_eip55(const uint8_t addr[20], char out[43])
 	out[42] = '\0';
 }
 
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int abi_parse_address(const char *s, size_t len, uint8_t out[20], struct err *err)
 {
 	const char *h = s;
@@ -319,7 +269,7 @@ int abi_parse_address(const char *s, size_t len, uint8_t out[20], struct err *er
 		return err_set(err, "invalid address: need 40 hex digits");
 	int upper = 0, lower = 0;
 	for (size_t i = 0; i < 40; i++) {
-		if (nibble(h[i]) < 0)
+		if (hex_nibble(h[i]) < 0)
 			return err_set(err, "invalid address: not hex");
 		if (h[i] >= 'a' && h[i] <= 'f')
 			lower = 1;
@@ -327,7 +277,7 @@ int abi_parse_address(const char *s, size_t len, uint8_t out[20], struct err *er
 			upper = 1;
 	}
 	for (size_t i = 0; i < 20; i++)
-		out[i] = (uint8_t)(nibble(h[2 * i]) << 4 | nibble(h[2 * i + 1]));
+		out[i] = (uint8_t)(hex_nibble(h[2 * i]) << 4 | hex_nibble(h[2 * i + 1]));
 	if (upper && lower) {
 		char sum[43];
 		abi_eip55(out, sum);

@@ -119,17 +119,6 @@ void jsonrpc_answers_free(struct jsonrpc_answers *a)
 	memset(a, 0, sizeof *a);
 }
 
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int jsonrpc_quantity(const json_t *v, uint64_t *out, struct err *err)
 {
 	if (!json_is_string(v))
@@ -140,7 +129,7 @@ int jsonrpc_quantity(const json_t *v, uint64_t *out, struct err *err)
 		return err_set(err, "JSON-RPC quantity is not 0x-hex");
 	uint64_t x = 0;
 	for (size_t i = 2; i < n; i++) {
-		int d = nibble(s[i]);
+		int d = hex_nibble(s[i]);
 		if (d < 0)
 			return err_set(err, "JSON-RPC quantity is not 0x-hex");
 		if (x >> 60)

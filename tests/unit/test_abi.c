@@ -8,6 +8,7 @@
 #include "harness.h"
 
 #include "abi/abi.h"
+#include "util/utf8.h"
 #include "util/hex.h"
 
 #include <stdlib.h>
@@ -409,15 +410,15 @@ TEST(test_abi_parse_address_follows_ethers_rules)
 	CHECK_FAILS(abi_parse_address("0x5fbdb2315678afecb367f032d93f642f64180aa3", 30, a, &err));
 }
 
-TEST(test_abi_utf8_validation_is_strict)
+TEST(test_utf8_validation_is_strict)
 {
-	CHECK(abi_utf8_valid((const uint8_t *)"", 0));
+	CHECK(utf8_valid((const uint8_t *)"", 0));
 	const char *good = "plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
-	CHECK(abi_utf8_valid((const uint8_t *)good, strlen(good)));
-	CHECK(!abi_utf8_valid((const uint8_t *)"\xc0\xaf", 2));		/* overlong */
-	CHECK(!abi_utf8_valid((const uint8_t *)"\xe0\x80\xaf", 3));	/* overlong */
-	CHECK(!abi_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));	/* surrogate */
-	CHECK(!abi_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-	CHECK(!abi_utf8_valid((const uint8_t *)"\xe2\x82", 2));		/* truncated */
-	CHECK(!abi_utf8_valid((const uint8_t *)"\xff", 1));
+	CHECK(utf8_valid((const uint8_t *)good, strlen(good)));
+	CHECK(!utf8_valid((const uint8_t *)"\xc0\xaf", 2));		/* overlong */
+	CHECK(!utf8_valid((const uint8_t *)"\xe0\x80\xaf", 3));	/* overlong */
+	CHECK(!utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));	/* surrogate */
+	CHECK(!utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+	CHECK(!utf8_valid((const uint8_t *)"\xe2\x82", 2));		/* truncated */
+	CHECK(!utf8_valid((const uint8_t *)"\xff", 1));
 }
