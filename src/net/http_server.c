@@ -258,7 +258,7 @@ fail:
 
 /* Graceful stop: close the listener at once (a new process can take the
  * port), let requests already on the wire finish for DRAIN_MS, then exit. */
-#define DRAIN_MS 1000
+#define DRAIN_MS 250
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
