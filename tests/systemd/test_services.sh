@@ -28,7 +28,7 @@ ROOT="$WORK/rootfs"
 NSPAWN_PID=""
 LEADER=""
 DOMAIN=kms.systemd.test
-SEED=../shared/seed/kms-service-setup.md
+SEED=tests/systemd/kms-service-setup.md # the tutorial this deployment follows (units, quick script)
 T0=$(date +%s%N)
 phase() { echo "# [$(( ($(date +%s%N) - T0) / 1000000 )) ms] $*"; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
