@@ -256,16 +256,8 @@ void prpc_handle(const struct prpc_service *s, const struct http_req *req, struc
 		goto done;
 	}
 	if (m->req_desc) {
-		int empty = json ? (strcmp(req->method, "GET") == 0 ? req->query[0] == 0
-								    : req->body_len == 0)
-				 : 0;
-		if (empty) {
-			request = prpc_json_decode(m->req_desc, "{}", 2, &err);
-			json = 1;
-			call.json = prpc_wants_json(req, 1);
-		} else {
-			request = decode_request(m, req, json, &err);
-		}
+		/* An empty payload decodes to the all-default request in both modes. */
+		request = decode_request(m, req, json, &err);
 		if (!request) {
 			prpc_error_response(call.json, err.msg, resp);
 			goto done;
