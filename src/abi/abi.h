@@ -67,7 +67,6 @@ int abi_decode_string(const uint8_t *p, size_t n, struct abi_bytes *s, struct er
 int abi_decode_address(const uint8_t *p, size_t n, uint8_t out[20], struct err *err);
 int abi_decode_bool(const uint8_t *p, size_t n, int *b, struct err *err);
 
-
 /* "0x" + EIP-55 mixed-case checksum hex of addr, NUL-terminated. */
 void abi_eip55(const uint8_t addr[20], char out[43]);
 

@@ -836,7 +836,7 @@ static struct dcap_loaded *loaded_new(const struct dcap_verifier *v,
 				      const struct dcap_collateral *c, const uint8_t digest[32])
 {
 	struct dcap_loaded *l = calloc(1, sizeof *l);
-	struct err e;
+	struct err e = {{0}};
 	if (!l)
 		return NULL;
 	atomic_init(&l->refs, 1);

@@ -525,7 +525,7 @@ static int64_t collateral_expiry(const struct dcap_collateral *c)
 {
 	struct dcap_tcb_info t;
 	struct dcap_qe_identity q;
-	struct err e;
+	struct err e = {{0}};
 	int64_t end, x;
 
 	memset(&t, 0, sizeof t);
@@ -1261,7 +1261,7 @@ static int fetch_snap(struct collateral_source *s, const struct collateral_sourc
 static void write_through(struct collateral_source *s, const struct collateral_source_key *key,
 			  const struct raw *r, const struct snap *p)
 {
-	struct err e;
+	struct err e = {{0}};
 	char fm[13];
 	if (!s->cache_dir[0])
 		return;

@@ -415,10 +415,10 @@ TEST(test_utf8_validation_is_strict)
 	CHECK(utf8_valid((const uint8_t *)"", 0));
 	const char *good = "plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
 	CHECK(utf8_valid((const uint8_t *)good, strlen(good)));
-	CHECK(!utf8_valid((const uint8_t *)"\xc0\xaf", 2));		/* overlong */
-	CHECK(!utf8_valid((const uint8_t *)"\xe0\x80\xaf", 3));	/* overlong */
-	CHECK(!utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));	/* surrogate */
+	CHECK(!utf8_valid((const uint8_t *)"\xc0\xaf", 2));	    /* overlong */
+	CHECK(!utf8_valid((const uint8_t *)"\xe0\x80\xaf", 3));	    /* overlong */
+	CHECK(!utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));	    /* surrogate */
 	CHECK(!utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-	CHECK(!utf8_valid((const uint8_t *)"\xe2\x82", 2));		/* truncated */
+	CHECK(!utf8_valid((const uint8_t *)"\xe2\x82", 2));	    /* truncated */
 	CHECK(!utf8_valid((const uint8_t *)"\xff", 1));
 }
