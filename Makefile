@@ -47,16 +47,22 @@ LDFLAGS  += -pie -Wl,-z,relro,-z,now $(LDSAN)
 LIBS     := $(PKG_LIBS) -lpthread
 
 GEN_PB   := $(BUILD)/gen/kms_rpc.pb-c.c
-CORE_SRC := $(wildcard src/util/*.c src/crypto/*.c src/net/*.c src/attest/*.c src/abi/*.c)
+# One static library per folder under src/ (README "Layout"); programs link
+# them top-down: services -> shared (prpc, collateral, audit) -> domain
+# (attest, crypto, abi) -> platform (net, util). A folder may only include
+# headers of the folders below it (scripts/check-layers.sh, run by make test).
+LIB_DIRS := prpc collateral audit attest abi crypto net util
+lib_src   = $(wildcard src/$(1)/*.c)
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_FILES := $(foreach d,$(LIB_DIRS),$(if $(call lib_src,$(d)),$(BUILD)/lib$(d).a))
+PB_OBJ   := $(BUILD)/obj/gen/kms_rpc.pb-c.o
 KMS_SRC  := $(filter-out src/kms/main.c,$(wildcard src/kms/*.c))
 CTL_SRC  := $(wildcard src/kmsctl/*.c)
 AE_SRC   := $(wildcard src/auth-eth/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
-obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-CORE_OBJ := $(call obj,$(CORE_SRC)) $(BUILD)/obj/gen/kms_rpc.pb-c.o
 KMS_OBJ  := $(call obj,$(KMS_SRC))
-CTL_OBJ  := $(call obj,$(CTL_SRC))
+CTL_OBJ  := $(call obj,$(CTL_SRC)) $(BUILD)/obj/src/kms/config.o
 AE_OBJ   := $(call obj,$(AE_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
 
@@ -65,7 +71,7 @@ ifneq ($(AE_SRC),)
 BINS += $(BUILD)/dstack-auth-eth
 endif
 
-.PHONY: all deps test unit run asan fuzz fuzz-build fmt fmt-check clean print-cflags print-libs
+.PHONY: all deps test unit run asan fuzz fuzz-build fmt fmt-check clean print-cflags print-libs check-layers
 all: deps $(BINS)
 
 deps:
@@ -93,29 +99,35 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/gen/kms_rpc.pb-c.h $(BUILD)/gen/version.h
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/libcore.a: $(CORE_OBJ)
-	@rm -f $@; ar rcs $@ $^
+define lib_rule
+$(BUILD)/lib$(1).a: $(call obj,$(call lib_src,$(1))) $(if $(filter prpc,$(1)),$(PB_OBJ))
+	@rm -f $$@; ar rcs $$@ $$^
+endef
+$(foreach d,$(LIB_DIRS),$(eval $(call lib_rule,$(d))))
 $(BUILD)/libkms.a: $(KMS_OBJ)
 	@rm -f $@; ar rcs $@ $^
 
-$(BUILD)/dstack-kms: $(BUILD)/obj/src/kms/main.o $(BUILD)/libkms.a $(BUILD)/libcore.a
+$(BUILD)/dstack-kms: $(BUILD)/obj/src/kms/main.o $(BUILD)/libkms.a $(LIB_FILES)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/dstack-kmsctl: $(CTL_OBJ) $(BUILD)/libkms.a $(BUILD)/libcore.a
+$(BUILD)/dstack-kmsctl: $(CTL_OBJ) $(LIB_FILES)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/dstack-auth-eth: $(AE_OBJ) $(BUILD)/libcore.a
+$(BUILD)/dstack-auth-eth: $(AE_OBJ) $(LIB_FILES)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(BUILD)/libkms.a $(BUILD)/libcore.a
+$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(BUILD)/libkms.a $(LIB_FILES)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+check-layers:
+	@scripts/check-layers.sh
+
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 30
-$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libkms.a $(BUILD)/libcore.a
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libkms.a $(LIB_FILES)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -136,6 +148,7 @@ unit: deps $(BUILD)/tests/unit-tests
 	$(BUILD)/tests/unit-tests $(T)
 
 test: deps $(BINS) $(BUILD)/tests/unit-tests
+	@scripts/check-layers.sh
 	@BUILD=$(BUILD) tests/run.sh
 
 run: deps $(BINS)
@@ -155,6 +168,8 @@ print-cflags:
 	@echo $(ALL_CFLAGS)
 print-libs:
 	@echo $(LIBS)
+print-libfiles:
+	@echo $(BUILD)/libkms.a $(LIB_FILES)
 
 clean:
 	rm -rf build build-asan build-fuzz

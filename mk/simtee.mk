@@ -5,7 +5,7 @@
 SIMTEE_SRC := $(wildcard tests/tools/simtee/*.c)
 SIMTEE_OBJ := $(call obj,$(SIMTEE_SRC))
 
-$(BUILD)/tests/simtee: $(SIMTEE_OBJ) $(BUILD)/libcore.a
+$(BUILD)/tests/simtee: $(SIMTEE_OBJ) $(LIB_FILES)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

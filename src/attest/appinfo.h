@@ -16,7 +16,7 @@
 #include "attest/attestation.h"
 #include "attest/dcap.h"
 #include "attest/quote.h"
-#include "kms/boot_info.h"
+#include "attest/boot_info.h"
 #include "util/buf.h"
 #include "util/err.h"
 

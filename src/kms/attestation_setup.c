@@ -7,7 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "crypto/cert.h"
-#include "kms/collateral_source.h"
+#include "collateral/collateral_source.h"
 #include "kms/kms.h"
 #include "util/fs.h"
 #include "util/log.h"

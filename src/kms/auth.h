@@ -12,7 +12,7 @@
 #ifndef KMS_AUTH_H
 #define KMS_AUTH_H
 
-#include "kms/boot_info.h"
+#include "attest/boot_info.h"
 #include "util/err.h"
 
 #include <stdint.h>

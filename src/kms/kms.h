@@ -10,7 +10,7 @@
 #include "kms/keys.h"
 #include "kms/metrics.h"
 #include "kms/peer_attest.h"
-#include "kms/prpc.h"
+#include "prpc/prpc.h"
 #include "net/http_server.h"
 
 struct kms {

@@ -9,7 +9,7 @@
 #include "attest/appinfo.h"
 #include "attest/ratls.h"
 #include "crypto/cert.h"
-#include "kms/collateral_source.h"
+#include "collateral/collateral_source.h"
 #include "util/buf.h"
 
 #include <string.h>

@@ -11,7 +11,7 @@
 
 #include "crypto/k256.h"
 #include "crypto/keccak.h"
-#include "kms/prpc_json.h"
+#include "prpc/prpc_json.h"
 #include "kms_rpc.pb-c.h"
 #include "util/buf.h"
 #include "util/hex.h"

@@ -9,7 +9,7 @@
 #include "kmsctl/kmsctl.h"
 
 #include "crypto/k256.h"
-#include "kms/prpc_json.h"
+#include "prpc/prpc_json.h"
 #include "kms_rpc.pb-c.h"
 #include "util/hex.h"
 

@@ -8,7 +8,7 @@
  */
 #include "kmsctl/kmsctl.h"
 
-#include "kms/prpc_json.h"
+#include "prpc/prpc_json.h"
 #include "kms_rpc.pb-c.h"
 
 #include <jansson.h>

@@ -14,7 +14,7 @@
 #include "kmsctl/kmsctl.h"
 
 #include "attest/collateral.h"
-#include "kms/collateral_source.h"
+#include "collateral/collateral_source.h"
 #include "util/fs.h"
 #include "util/hex.h"
 #include "util/log.h"

@@ -18,7 +18,7 @@
 #include "attest/attestation.h"
 #include "attest/ratls.h"
 #include "crypto/cert.h"
-#include "kms/boot_info.h"
+#include "attest/boot_info.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -16,7 +16,7 @@
  * survives protobuf pack/unpack unchanged, and (JSON reader) is also valid
  * JSON to jansson unless it holds numbers jansson cannot represent.
  */
-#include "kms/prpc_json.h"
+#include "prpc/prpc_json.h"
 #include "util/buf.h"
 #include "util/err.h"
 

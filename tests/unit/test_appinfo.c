@@ -13,7 +13,7 @@
 #include "attest/attestation.h"
 #include "attest/ratls.h"
 #include "crypto/cert.h"
-#include "kms/boot_info.h"
+#include "attest/boot_info.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/hex.h"

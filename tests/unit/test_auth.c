@@ -8,7 +8,7 @@
 #include "mini_httpd.h"
 
 #include "kms/auth.h"
-#include "kms/boot_info.h"
+#include "attest/boot_info.h"
 #include "util/err.h"
 #include "util/fs.h"
 

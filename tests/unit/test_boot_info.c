@@ -4,7 +4,7 @@
  */
 #include "harness.h"
 
-#include "kms/boot_info.h"
+#include "attest/boot_info.h"
 #include "util/buf.h"
 #include "util/err.h"
 

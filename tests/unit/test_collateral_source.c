@@ -11,7 +11,7 @@
 #include "harness.h"
 
 #include "attest/dcap.h"
-#include "kms/collateral_source.h"
+#include "collateral/collateral_source.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fs.h"

@@ -7,7 +7,7 @@
  */
 #include "harness.h"
 
-#include "kms/prpc_json.h"
+#include "prpc/prpc_json.h"
 #include "util/buf.h"
 #include "util/err.h"
 

@@ -6,7 +6,7 @@
  * serde_json's string escaping. Holds only public measurements, no secrets.
  * spec: kms-protocol §10.1, §11.
  */
-#include "kms/boot_info.h"
+#include "attest/boot_info.h"
 
 #include "util/utf8.h"
 

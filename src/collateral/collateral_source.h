@@ -7,8 +7,8 @@
  * spec: attestation §2.1, §2.2, §2.5; deployment-and-users §3 row 12;
  *       kms-protocol §14 ([core.attestation]).
  */
-#ifndef KMS_COLLATERAL_SOURCE_H
-#define KMS_COLLATERAL_SOURCE_H
+#ifndef COLLATERAL_SOURCE_H
+#define COLLATERAL_SOURCE_H
 
 #include "attest/dcap.h"
 #include "util/buf.h"

@@ -5,8 +5,8 @@
  * protobuf, decodes the request, calls the handler and encodes the answer or
  * the error (HTTP 400). Handlers never see HTTP.
  */
-#ifndef KMS_PRPC_H
-#define KMS_PRPC_H
+#ifndef PRPC_PRPC_H
+#define PRPC_PRPC_H
 
 #include "net/http_server.h"
 #include "util/err.h"

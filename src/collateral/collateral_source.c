@@ -7,7 +7,7 @@
  * tampered file is only a cache miss. Never logs more of a URL than its origin.
  * spec: attestation §2.1, §2.2, §2.5; deployment-and-users §3 row 12.
  */
-#include "kms/collateral_source.h"
+#include "collateral/collateral_source.h"
 
 #include "attest/collateral.h"
 #include "attest/quote.h"

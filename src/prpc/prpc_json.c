@@ -10,7 +10,7 @@
  * (onboarding decodes KmsKeyResponse). Error messages name fields and echo
  * numbers, never string or bytes values.
  */
-#include "kms/prpc_json.h"
+#include "prpc/prpc_json.h"
 
 #include "util/utf8.h"
 

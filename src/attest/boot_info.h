@@ -8,8 +8,8 @@
  * are bounded in count and length (auth-eth's request schema limits).
  * spec: kms-protocol §10.1 (fields), §11 (JSON body).
  */
-#ifndef KMS_BOOT_INFO_H
-#define KMS_BOOT_INFO_H
+#ifndef ATTEST_BOOT_INFO_H
+#define ATTEST_BOOT_INFO_H
 
 #include "util/buf.h"
 #include "util/err.h"

@@ -8,8 +8,8 @@
  * Decoding follows serde_json / serde_qs as used upstream. Never logs field
  * values; scratch copies of decoded values are wiped.
  */
-#ifndef KMS_PRPC_JSON_H
-#define KMS_PRPC_JSON_H
+#ifndef PRPC_PRPC_JSON_H
+#define PRPC_PRPC_JSON_H
 
 #include "util/buf.h"
 #include "util/err.h"

@@ -8,9 +8,9 @@
  * is HTTP 400 with {"error": ...} (2-space pretty JSON) or ProtoError.
  * Response bodies that carry key material are wiped after sending.
  */
-#include "kms/prpc.h"
+#include "prpc/prpc.h"
 
-#include "kms/prpc_json.h"
+#include "prpc/prpc_json.h"
 #include "kms_rpc.pb-c.h"
 #include "util/buf.h"
 #include "util/log.h"
