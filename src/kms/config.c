@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "util/toml.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
@@ -58,6 +59,8 @@ static const struct key_def KEYS[] = {
     {"core.attest_rpc_cert", K_BOOL, F(attest_rpc_cert)},
     {"core.sev_snp_key_release", K_BOOL, F(sev_snp_key_release)},
     {"core.aws_nitro_tpm_key_release", K_BOOL, F(aws_nitro_tpm_key_release)},
+    {"core.request_deadline", K_TIMEOUT_MS, F(request_deadline_ms)},
+    {"core.audit.file", K_STR, F(audit_file)},
     {"core.pccs_url", K_STR, F(pccs_url)},
     {"core.attestation.insecure_allow_external_trust_anchors", K_BOOL,
      F(insecure_allow_external_trust_anchors)},
@@ -85,6 +88,7 @@ static const struct key_def KEYS[] = {
     {"core.auth_api.type", K_AUTH_TYPE, F(auth_type)},
     {"core.auth_api.webhook.url", K_STR, F(webhook_url)},
     {"core.auth_api.webhook.timeout", K_TIMEOUT_MS, F(webhook_timeout_ms)},
+    {"core.auth_api.webhook.insecure_plaintext", K_BOOL, F(webhook_insecure_plaintext)},
     {"core.auth_api.dev.gateway_app_id", K_STR, F(dev_gateway_app_id)},
     {"core.auth_api.static.file", K_STR, F(static_file)},
     {"core.onboard.enabled", K_BOOL, F(onboard_enabled)},
@@ -106,6 +110,7 @@ static const char *const TABLES[] = {
     "core.attestation.urls",
     "core.attestation.root_ca",
     "core.image",
+    "core.audit",
     "core.admin",
     "core.metrics",
     "core.auth_api",
@@ -153,6 +158,8 @@ void config_defaults(struct kms_config *c)
 	c->auth_type = AUTH_KIND_WEBHOOK;
 	copy_str(c->webhook_url, sizeof c->webhook_url, "http://auth-api:8000");
 	c->webhook_timeout_ms = 5000;
+	c->request_deadline_ms = 30000;
+	copy_str(c->audit_file, sizeof c->audit_file, "/var/log/kms/release.log");
 	copy_str(c->dev_gateway_app_id, sizeof c->dev_gateway_app_id, "any");
 	c->onboard_enabled = 1;
 	copy_str(c->onboard_address, sizeof c->onboard_address, "0.0.0.0");
@@ -553,4 +560,38 @@ int config_load(struct kms_config *c, const char *path, struct err *err)
 	int rc = config_load_text(c, (const char *)b.p, b.len, path, err);
 	buf_free(&b);
 	return rc;
+}
+
+int config_url_is_plain_http_remote(const char *url)
+{
+	if (strncasecmp(url, "http://", 7) != 0)
+		return 0;
+	const char *host = url + 7;
+	const char *end = host + strcspn(host, "/?#");
+	for (const char *q = host; q < end; q++)
+		if (*q == '@')
+			host = q + 1;
+	char h[256];
+	size_t n;
+	if (*host == '[') {
+		const char *rb = memchr(host, ']', (size_t)(end - host));
+		if (!rb)
+			return 1;
+		host++;
+		n = (size_t)(rb - host);
+	} else {
+		n = strcspn(host, ":/?#");
+		if (host + n > end)
+			n = (size_t)(end - host);
+	}
+	if (n == 0 || n >= sizeof h)
+		return 1;
+	memcpy(h, host, n);
+	h[n] = '\0';
+	if (strcasecmp(h, "localhost") == 0 || strcmp(h, "::1") == 0)
+		return 0;
+	struct in_addr a;
+	if (inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127)
+		return 0;
+	return 1;
 }

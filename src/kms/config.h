@@ -53,6 +53,12 @@ struct kms_config {
 	int attest_rpc_cert;
 	int sev_snp_key_release;
 	int aws_nitro_tpm_key_release;
+	/* extension: a request that waits (webhook, collateral, release log)
+	 * is answered "deadline exceeded" after this long */
+	uint64_t request_deadline_ms;
+
+	/* [core.audit] (extension): the release log */
+	char audit_file[CFG_STR];
 
 	/* [core.attestation] */
 	int insecure_allow_external_trust_anchors;
@@ -87,7 +93,8 @@ struct kms_config {
 	/* [core.auth_api] */
 	enum auth_kind auth_type;
 	char webhook_url[CFG_STR];
-	uint64_t webhook_timeout_ms; /* extension: [core.auth_api.webhook] timeout */
+	uint64_t webhook_timeout_ms;	/* extension: [core.auth_api.webhook] timeout */
+	int webhook_insecure_plaintext; /* extension: plain http:// to a non-loopback host */
 	char dev_gateway_app_id[CFG_STR];
 	char static_file[CFG_STR]; /* extension: [core.auth_api.static] file */
 
@@ -116,6 +123,9 @@ int config_load_text(struct kms_config *c, const char *text, size_t len, const c
 uint64_t config_body_limit(const struct kms_config *c, const char *method);
 /* Largest of all limits (for the HTTP layer's backstop). */
 uint64_t config_max_body_limit(const struct kms_config *c);
+/* 1 when url is plain http:// to a host that is not loopback (127.0.0.0/8,
+ * ::1, localhost): isAllowed answers could then be forged on the network. */
+int config_url_is_plain_http_remote(const char *url);
 /* Parse upstream durations: "<u64><s|m|h|d>" or "never" (0); bare integers are seconds. */
 int config_parse_duration(const char *s, uint64_t *seconds);
 /* Parse Rocket byte units: 1024, "10MiB", "5 kB", "1MB" ... */

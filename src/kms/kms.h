@@ -21,6 +21,7 @@ struct kms {
 	struct prpc_service service;
 	struct peer_attest peer; /* verifier + collateral for callers' RA-TLS certificates */
 	char version[128];	 /* X-App-Version value */
+	struct workpool *pool;	 /* blocking work: webhook, collateral waits, release log */
 };
 
 /* Fill k->service with the KMS service table (kms-protocol §4). */

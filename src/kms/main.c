@@ -10,6 +10,7 @@
 #include "net/service.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/workpool.h"
 #include "version.h"
 
 #include <getopt.h>
@@ -54,6 +55,16 @@ static void warn_host_mode(const struct kms_config *c)
 			 "production");
 	if (!c->image_verify)
 		log_warn("[core.image] verify = false: os_image_hash is an unverified host claim");
+	if (c->auth_type == AUTH_KIND_WEBHOOK && !c->webhook_insecure_plaintext &&
+	    config_url_is_plain_http_remote(c->webhook_url)) {
+		char origin[256];
+		log_url_origin(c->webhook_url, origin, sizeof origin);
+		log_warn("auth webhook %s is plain http:// to a host that is not loopback: a "
+			 "network attacker could forge isAllowed answers and get keys released. "
+			 "Use https://, a loopback address, or acknowledge with "
+			 "[core.auth_api.webhook] insecure_plaintext = true",
+			 origin);
+	}
 }
 
 static int no_guest_agent(void *ud, const uint8_t report_data[64], struct buf *out, struct err *err)
@@ -229,6 +240,9 @@ int main(int argc, char **argv)
 		goto fail;
 	if (kms_attestation_init(&k, &err) < 0)
 		goto fail;
+	size_t nblock = k.cfg.max_blocking > 0 ? (size_t)k.cfg.max_blocking : 64;
+	if (!(k.pool = workpool_new(nblock, nblock, 30000, &err)))
+		goto fail;
 	rpc_kms_init(&k);
 	snprintf(k.version, sizeof k.version, "v%s (git:%s)", KMS_VERSION, KMS_GIT_REV);
 
@@ -264,6 +278,7 @@ int main(int argc, char **argv)
 	    .server_name = "RPC",
 	    .on_tick = liveness ? kms_tick : NULL,
 	    .tick_ms = tick_ms,
+	    .drain_max_ms = (long)k.cfg.request_deadline_ms + 1000,
 	};
 	log_info("Starting KMS");
 	srv = http_server_start(&so, &err);
@@ -289,6 +304,7 @@ fail:
 	log_err("dstack-kms: %s", err.msg);
 done:
 	http_server_stop(srv);
+	workpool_free(k.pool);
 	service_liveness_free(liveness);
 	kms_attestation_free(&k);
 	if (k.auth)

@@ -198,6 +198,19 @@ static void post_dispatch(void *svc, struct prpc_call *call)
 	call->peer = NULL;
 }
 
+/* What may wait on the network or the disk runs on the blocking pool: a
+ * caller attestation (collateral may have to be fetched first), the webhook
+ * (GetMeta's info, SelfAuth, AppAuth) and key release (release log fsync).
+ * GetAppEnvEncryptPubKey and GetTempCaCert without SelfAuth are pure CPU. */
+static int needs_pool(void *svc, const char *method, const struct http_req *req)
+{
+	struct kms *k = svc;
+	if (req->peer_cert || k->cfg.enforce_self_authorization)
+		return 1;
+	return strcmp(method, "GetAppEnvEncryptPubKey") != 0 &&
+	       strcmp(method, "GetTempCaCert") != 0;
+}
+
 static void observe(void *svc, const char *method, int status, double seconds)
 {
 	struct kms *k = svc;
@@ -218,5 +231,8 @@ void rpc_kms_init(struct kms *k)
 	    .pre_dispatch = pre_dispatch,
 	    .post_dispatch = post_dispatch,
 	    .observe = observe,
+	    .pool = k->pool,
+	    .deadline_ms = (long)k->cfg.request_deadline_ms,
+	    .needs_pool = needs_pool,
 	};
 }

@@ -6,7 +6,10 @@
  * the workers. TLS uses one shared SSL_CTX; a presented client certificate
  * must chain to the configured CA or the handshake fails (kms-protocol §19).
  * Response bodies are handed to libevent by reference and wiped after sending
- * when marked secret. Never logs request bodies.
+ * when marked secret. A deferred reply (http_defer) keeps its own copy of the
+ * request; its completion is posted back to the loop that owns the
+ * connection, and a per-request timer answers if the work overruns its
+ * deadline. Never logs request bodies.
  */
 #include "net/http_server.h"
 
@@ -29,8 +32,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 struct worker {
+	pthread_mutex_t mu; /* guards dead against late completions */
+	int dead;	    /* the loop is gone: completions are dropped */
+	int pending;	    /* deferred requests not yet finished (loop thread) */
+	int stopping;
+	struct event *drain_ev;
 	pthread_t th;
 	int started;
 	int index;
@@ -50,6 +59,8 @@ struct http_server {
 	http_handler_fn handler;
 	void *ud;
 	void (*on_tick)(void *ud, int worker);
+	long drain_max_ms;
+	long long drain_until_ms;
 	char name[32];
 };
 
@@ -60,12 +71,32 @@ static void evthread_init(void)
 	evthread_use_pthreads();
 }
 
+/* What http_req.impl points at while a handler runs on the loop. */
+struct req_ctx {
+	struct evhttp_request *evreq;
+	struct worker *w;
+	struct http_deferred *deferred;
+};
+
+struct http_deferred {
+	struct worker *w;
+	struct evhttp_request *evreq; /* NULL once replied or the connection closed */
+	struct evhttp_connection *conn;
+	struct http_req req;
+	char *path, *query, *content_type, *remote_ip;
+	uint8_t *body;
+	struct http_resp resp;	       /* filled by the work */
+	struct http_resp timeout_resp; /* sent when the deadline passes first */
+	struct event *timer;
+	struct req_ctx *ctx; /* while the deferring handler runs */
+};
+
 const char *http_req_header(const struct http_req *r, const char *name)
 {
-	struct evhttp_request *req = r->impl;
-	if (!req)
+	struct req_ctx *c = r->impl;
+	if (!c || !c->evreq)
 		return NULL;
-	return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+	return evhttp_find_header(evhttp_request_get_input_headers(c->evreq), name);
 }
 
 void http_resp_header(struct http_resp *r, const char *name, const char *value)
@@ -134,6 +165,8 @@ static const char *method_name(enum evhttp_cmd_type t)
 	return "UNKNOWN";
 }
 
+static void send_resp(struct evhttp_request *req, struct http_resp *resp);
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
@@ -167,12 +200,25 @@ static void on_request(struct evhttp_request *req, void *arg)
 	    .remote_ip = peer_ip ? peer_ip : "",
 	    .impl = req,
 	};
-	struct buf *out = calloc(1, sizeof *out);
+	struct req_ctx ctx = {.evreq = req, .w = w};
+	r.impl = &ctx;
 	struct http_resp resp = {.status = 500, .content_type = "text/plain"};
-	if (out && path)
+	if (path)
 		s->handler(s->ud, &r, &resp);
 	free(path);
+	if (ctx.deferred) {
+		ctx.deferred->ctx = NULL;
+		buf_free(&resp.body);
+		return;
+	}
+	send_resp(req, &resp);
+}
 
+static void send_resp(struct evhttp_request *req, struct http_resp *respp)
+{
+	struct http_resp resp = *respp;
+	memset(&respp->body, 0, sizeof respp->body);
+	struct buf *out = calloc(1, sizeof *out);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", resp.content_type);
 	for (int i = 0; i < resp.nextra; i++)
@@ -193,6 +239,153 @@ static void on_request(struct evhttp_request *req, void *arg)
 		free_body(NULL, 0, out);
 	evhttp_send_reply(req, resp.status, NULL, ev);
 	evbuffer_free(ev);
+}
+
+static char *dup_str(const char *p)
+{
+	return strdup(p ? p : "");
+}
+
+static void deferred_free(struct http_deferred *d)
+{
+	if (d->timer)
+		event_free(d->timer);
+	buf_free(&d->resp.body);
+	buf_free(&d->timeout_resp.body);
+	if (d->req.peer_cert)
+		X509_free(d->req.peer_cert);
+	free(d->path);
+	free(d->query);
+	free(d->content_type);
+	free(d->remote_ip);
+	if (d->body)
+		secret_free(d->body, d->req.body_len);
+	free(d);
+}
+
+/* The connection went away before the reply: never touch its request again. */
+static void on_conn_close(struct evhttp_connection *conn, void *arg)
+{
+	(void)conn;
+	struct http_deferred *d = arg;
+	d->evreq = NULL;
+	d->conn = NULL;
+}
+
+/* On the loop: send r (once) and detach from the connection. */
+static void deferred_reply(struct http_deferred *d, struct http_resp *r)
+{
+	if (!d->evreq)
+		return;
+	if (d->conn)
+		evhttp_connection_set_closecb(d->conn, NULL, NULL);
+	send_resp(d->evreq, r);
+	d->evreq = NULL;
+	d->conn = NULL;
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct http_deferred *d = arg;
+	deferred_reply(d, &d->timeout_resp);
+}
+
+static void on_finished(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct http_deferred *d = arg;
+	struct worker *w = d->w;
+	deferred_reply(d, &d->resp);
+	w->pending--;
+	deferred_free(d);
+}
+
+struct http_deferred *http_defer(const struct http_req *req, struct http_resp *timeout_resp,
+				 long timeout_ms)
+{
+	struct req_ctx *c = req->impl;
+	if (!c || c->deferred)
+		return NULL;
+	struct http_deferred *d = calloc(1, sizeof *d);
+	if (!d)
+		return NULL;
+	d->w = c->w;
+	d->evreq = c->evreq;
+	d->conn = evhttp_request_get_connection(c->evreq);
+	d->path = dup_str(req->path);
+	d->query = dup_str(req->query);
+	d->content_type = req->content_type ? strdup(req->content_type) : NULL;
+	d->remote_ip = dup_str(req->remote_ip);
+	d->body = malloc(req->body_len ? req->body_len : 1);
+	d->timer = event_new(c->w->base, -1, 0, on_deadline, d);
+	if (!d->path || !d->query || !d->remote_ip || !d->body || !d->timer ||
+	    (req->content_type && !d->content_type)) {
+		deferred_free(d);
+		return NULL;
+	}
+	memcpy(d->body, req->body, req->body_len);
+	d->req = *req;
+	d->req.path = d->path;
+	d->req.query = d->query;
+	d->req.content_type = d->content_type;
+	d->req.remote_ip = d->remote_ip;
+	d->req.body = d->body;
+	d->req.impl = NULL;
+	if (req->peer_cert)
+		X509_up_ref(req->peer_cert);
+	d->resp = (struct http_resp){.status = 500, .content_type = "text/plain"};
+	d->timeout_resp = *timeout_resp;
+	memset(timeout_resp, 0, sizeof *timeout_resp);
+	timeout_resp->status = 500;
+	timeout_resp->content_type = "text/plain";
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	event_add(d->timer, &tv);
+	if (d->conn)
+		evhttp_connection_set_closecb(d->conn, on_conn_close, d);
+	c->deferred = d;
+	d->ctx = c;
+	c->w->pending++;
+	return d;
+}
+
+const struct http_req *http_deferred_req(struct http_deferred *d)
+{
+	return &d->req;
+}
+
+struct http_resp *http_deferred_resp(struct http_deferred *d)
+{
+	return &d->resp;
+}
+
+void http_deferred_finish(struct http_deferred *d)
+{
+	struct worker *w = d->w;
+	struct timeval zero = {0, 0};
+	pthread_mutex_lock(&w->mu);
+	/* a loop that is gone drops the answer (the process is stopping) */
+	if (!w->dead && event_base_once(w->base, -1, EV_TIMEOUT, on_finished, d, &zero) == 0) {
+		pthread_mutex_unlock(&w->mu);
+		return;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+void http_deferred_cancel(struct http_deferred *d, struct http_resp *resp)
+{
+	if (d->ctx)
+		d->ctx->deferred = NULL;
+	if (d->conn)
+		evhttp_connection_set_closecb(d->conn, NULL, NULL);
+	buf_free(&resp->body);
+	*resp = d->timeout_resp;
+	memset(&d->timeout_resp, 0, sizeof d->timeout_resp);
+	d->w->pending--;
+	d->evreq = NULL;
+	deferred_free(d);
 }
 
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)
@@ -257,8 +450,29 @@ fail:
 }
 
 /* Graceful stop: close the listener at once (a new process can take the
- * port), let requests already on the wire finish for DRAIN_MS, then exit. */
+ * port), let requests already on the wire finish for DRAIN_MS, and wait for
+ * deferred ones (each bounded by its own deadline) up to drain_max_ms. */
 #define DRAIN_MS 250
+#define DRAIN_POLL_MS 20
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct worker *w = arg;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (w->pending == 0 || ms >= w->srv->drain_until_ms) {
+		if (w->pending)
+			log_warn("%s server: stopping with %d requests unanswered", w->srv->name,
+				 w->pending);
+		event_base_loopbreak(w->base);
+		return;
+	}
+	struct timeval tv = {0, DRAIN_POLL_MS * 1000};
+	event_add(w->drain_ev, &tv);
+}
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
@@ -270,7 +484,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 		w->bound = NULL;
 	}
 	struct timeval tv = {DRAIN_MS / 1000, (DRAIN_MS % 1000) * 1000};
-	event_base_loopexit(w->base, &tv);
+	event_add(w->drain_ev, &tv);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -303,6 +517,9 @@ static int bind_worker(struct http_server *s, struct worker *w, const struct htt
 	if (s->ctx)
 		evhttp_set_bevcb(w->http, tls_bev, s);
 	w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
+	w->drain_ev = event_new(w->base, -1, 0, on_drain, w);
+	if (pthread_mutex_init(&w->mu, NULL) != 0 || !w->stop_ev || !w->drain_ev)
+		return err_set(err, "%s server: cannot create event loop", s->name);
 	if (s->on_tick && o->tick_ms > 0) {
 		w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
 		struct timeval tv = {o->tick_ms / 1000, (o->tick_ms % 1000) * 1000};
@@ -364,6 +581,7 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct e
 	s->handler = o->handler;
 	s->ud = o->ud;
 	s->on_tick = o->on_tick;
+	s->drain_max_ms = o->drain_max_ms > 0 ? o->drain_max_ms : DRAIN_MS;
 	s->n = o->workers > 0 ? o->workers : 1;
 	s->port = o->port;
 	s->w = calloc((size_t)s->n, sizeof *s->w);
@@ -403,6 +621,9 @@ void http_server_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->drain_until_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 + s->drain_max_ms;
 	for (int i = 0; i < s->n; i++)
 		if (s->w[i].started && s->w[i].stop_ev)
 			event_active(s->w[i].stop_ev, 0, 0);
@@ -410,10 +631,17 @@ void http_server_stop(struct http_server *s)
 		struct worker *w = &s->w[i];
 		if (w->started)
 			pthread_join(w->th, NULL);
+		if (w->base) {
+			pthread_mutex_lock(&w->mu);
+			w->dead = 1;
+			pthread_mutex_unlock(&w->mu);
+		}
 		if (w->http)
 			evhttp_free(w->http);
 		if (w->stop_ev)
 			event_free(w->stop_ev);
+		if (w->drain_ev)
+			event_free(w->drain_ev);
 		if (w->tick_ev)
 			event_free(w->tick_ev);
 		if (w->base)

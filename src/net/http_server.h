@@ -3,9 +3,12 @@
  * optionally over TLS with optional client certificates.
  *
  * One event loop per worker thread, all bound to the same address with
- * SO_REUSEPORT; handlers run synchronously on the worker that accepted the
- * connection and never see libevent types. Body size is enforced by the
- * caller (the library's own limit is only a higher backstop).
+ * SO_REUSEPORT; handlers run on the worker that accepted the connection and
+ * never see libevent types. A handler must never block: work that waits
+ * (network, fsync) is deferred with http_defer and finished from another
+ * thread (the blocking pool), with a deadline after which the loop answers
+ * on its own. Body size is enforced by the caller (the library's own limit is
+ * only a higher backstop).
  */
 #ifndef NET_HTTP_SERVER_H
 #define NET_HTTP_SERVER_H
@@ -66,9 +69,32 @@ struct http_server_opts {
 	 * loop stops calling it): the systemd watchdog is fed from here. */
 	void (*on_tick)(void *ud, int worker);
 	int tick_ms;
+	/* On stop: how long to wait for deferred requests still running
+	 * (0 = 250 ms); each is bounded by its own deadline anyway. */
+	long drain_max_ms;
 };
 
 struct http_server;
+
+/*
+ * Deferred replies. Called by a handler on its loop: the reply is sent later
+ * by http_deferred_finish, from any thread. The deferred owns a copy of the
+ * request (http_deferred_req; headers are not copied, http_req_header gives
+ * NULL) and an empty response to fill (http_deferred_resp). *timeout_resp,
+ * moved into the deferred (the handler's resp is left empty), is sent
+ * instead if the work is not finished within timeout_ms; the work's late
+ * answer is then dropped. Returns NULL when out of memory.
+ */
+struct http_deferred;
+struct http_deferred *http_defer(const struct http_req *req, struct http_resp *timeout_resp,
+				 long timeout_ms);
+const struct http_req *http_deferred_req(struct http_deferred *d);
+struct http_resp *http_deferred_resp(struct http_deferred *d);
+/* Any thread, exactly once: send the response (if still wanted) and free d. */
+void http_deferred_finish(struct http_deferred *d);
+/* On the loop, in the handler that deferred, when the work could not be
+ * started: gives the timeout response back into *resp and frees d. */
+void http_deferred_cancel(struct http_deferred *d, struct http_resp *resp);
 
 /* Bind and listen (errors such as "address in use" are reported here),
  * then serve on worker threads. */

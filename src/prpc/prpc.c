@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "util/secret.h"
 #include "util/utf8.h"
+#include "util/workpool.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -221,7 +222,8 @@ static int encode_response(const struct prpc_method *m, const ProtobufCMessage *
 	return 0;
 }
 
-void prpc_handle(const struct prpc_service *s, const struct http_req *req, struct http_resp *resp)
+void prpc_handle_now(const struct prpc_service *s, const struct http_req *req,
+		     struct http_resp *resp)
 {
 	double t0 = now_s();
 	struct err err;
@@ -280,4 +282,70 @@ done:
 			 resp->status, err.msg);
 	if (s->observe)
 		s->observe(s->svc, m ? m->name : NULL, resp->status, now_s() - t0);
+}
+
+/* ---- off the event loop --------------------------------------------------------- */
+
+struct pool_job {
+	const struct prpc_service *s;
+	struct http_deferred *d;
+};
+
+static void run_job(void *arg)
+{
+	struct pool_job *j = arg;
+	prpc_handle_now(j->s, http_deferred_req(j->d), http_deferred_resp(j->d));
+	http_deferred_finish(j->d);
+	free(j);
+}
+
+static void copy_headers(const struct http_resp *from, struct http_resp *to)
+{
+	for (int i = 0; i < from->nextra; i++)
+		http_resp_header(to, from->extra_headers[i][0], from->extra_headers[i][1]);
+}
+
+void prpc_handle(const struct prpc_service *s, const struct http_req *req, struct http_resp *resp)
+{
+	const char *seg = req->path + strlen("/prpc/");
+	const struct prpc_method *m = strchr(seg, '/') ? NULL : resolve(s, seg);
+	if (!s->pool || !s->needs_pool || !m || !s->needs_pool(s->svc, m->name, req)) {
+		prpc_handle_now(s, req, resp);
+		return;
+	}
+	int json = prpc_wants_json(req, 0);
+	char msg[256];
+	struct http_resp tmo = {.status = 400};
+	snprintf(msg, sizeof msg, "deadline exceeded: %s did not finish within %ld ms", m->name,
+		 s->deadline_ms);
+	prpc_error_response(json, msg, &tmo);
+	copy_headers(resp, &tmo);
+	struct pool_job *j = calloc(1, sizeof *j);
+	struct http_deferred *d = j ? http_defer(req, &tmo, s->deadline_ms) : NULL;
+	if (!d) {
+		free(j);
+		buf_free(&tmo.body);
+		prpc_error_response(json, "out of memory", resp);
+		return;
+	}
+	copy_headers(resp, http_deferred_resp(d));
+	j->s = s;
+	j->d = d;
+	if (workpool_submit(s->pool, run_job, j) == 0)
+		return;
+	free(j);
+	struct http_resp keep = *resp;
+	http_deferred_cancel(d, resp);
+	buf_free(&resp->body);
+	resp->nextra = 0;
+	copy_headers(&keep, resp);
+	struct workpool_stats st;
+	workpool_stats(s->pool, &st);
+	snprintf(msg, sizeof msg,
+		 PRPC_BUSY_PREFIX ": all %zu blocking workers are in use; retry later",
+		 st.max_threads);
+	prpc_error_response(json, msg, resp);
+	log_warn("rpc refused method=%s reason=busy", m->name);
+	if (s->observe)
+		s->observe(s->svc, m->name, resp->status, 0);
 }

@@ -50,10 +50,23 @@ struct prpc_service {
 	void (*post_dispatch)(void *svc, struct prpc_call *call);
 	/* Called once per request with the resolved method (or NULL) and outcome. */
 	void (*observe)(void *svc, const char *method, int status, double seconds);
+	/* Requests for which needs_pool answers 1 (they may wait on the network
+	 * or the disk) run on `pool`, never on the event loop; the loop answers
+	 * "deadline exceeded" if one is not done within deadline_ms, and "busy"
+	 * at once when the pool is full. NULL pool: everything runs inline. */
+	struct workpool *pool;
+	long deadline_ms;
+	int (*needs_pool)(void *svc, const char *method, const struct http_req *req);
 };
 
-/* Serve one request whose path starts with "/prpc/". */
+/* Serve one request whose path starts with "/prpc/" (on the event loop). */
 void prpc_handle(const struct prpc_service *s, const struct http_req *req, struct http_resp *resp);
+/* The same, synchronously in the calling thread (what a pool job runs). */
+void prpc_handle_now(const struct prpc_service *s, const struct http_req *req,
+		     struct http_resp *resp);
+
+/* The message of the answer to a request refused because the pool is full. */
+#define PRPC_BUSY_PREFIX "busy"
 
 /* Zeroed memory that lives until the reply is sent, then is wiped and freed. */
 void *prpc_alloc(struct prpc_call *c, size_t n);
