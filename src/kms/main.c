@@ -4,6 +4,7 @@
  * KMS prpc API over HTTPS until SIGINT/SIGTERM.
  * spec: kms-protocol §1 (start-up sequence), §14 (config).
  */
+#include "crypto/cert.h"
 #include "kms/bootstrap.h"
 #include "kms/kms.h"
 #include "net/http_client.h"
@@ -253,11 +254,14 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask */
 
+	static const char *const ratls_ext_oids[] = {OID_ATTESTATION, OID_TDX_QUOTE, NULL};
 	struct http_server_tls tls = {
 	    .cert_file = k.cfg.rpc_tls_certs,
 	    .key_file = k.cfg.rpc_tls_key,
 	    .client_ca = k.cfg.rpc_mutual_ca_certs[0] ? k.cfg.rpc_mutual_ca_certs : NULL,
 	    .client_mandatory = k.cfg.rpc_mutual_mandatory,
+	    /* a caller is accepted by its attestation, not by its issuer */
+	    .accept_ext_oids = ratls_ext_oids,
 	};
 	uint64_t max_body = config_max_body_limit(&k.cfg);
 	uint64_t wd_usec = service_watchdog_usec();

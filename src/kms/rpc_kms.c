@@ -184,6 +184,11 @@ static int pre_dispatch(void *svc, struct prpc_call *call, struct err *err)
 	int rc = peer_attest_verify(&k->peer, call->http->peer_cert, (int64_t)time(NULL), vp, err);
 	if (rc <= 0) {
 		free(vp);
+		/* the handshake let a certificate of another issuer through only
+		 * because it claims an attestation: without one it is refused */
+		if (rc == 0 && !call->http->peer_cert_chained)
+			return err_set(err, "client certificate is not issued by this KMS and "
+					    "carries no attestation");
 		return rc;
 	}
 	call->peer = vp;

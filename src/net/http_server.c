@@ -130,14 +130,19 @@ static void set_nodelay(struct evhttp_request *req)
 	}
 }
 
-static X509 *peer_cert_of(struct evhttp_request *req)
+static X509 *peer_cert_of(struct evhttp_request *req, int *chained)
 {
+	*chained = 0;
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	if (!conn)
 		return NULL;
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
 	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-	return ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	X509 *x = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	/* an error the verify callback let through stays the verify result */
+	if (x)
+		*chained = SSL_get_verify_result(ssl) == X509_V_OK;
+	return x;
 }
 
 static const char *method_name(enum evhttp_cmd_type t)
@@ -188,6 +193,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (conn)
 		evhttp_connection_get_peer(conn, &peer_ip, &peer_port);
 
+	int chained = 0;
 	struct http_req r = {
 	    .method = method_name(evhttp_request_get_command(req)),
 	    .path = path ? path : "/",
@@ -196,10 +202,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 		evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"),
 	    .body = body,
 	    .body_len = body_len,
-	    .peer_cert = peer_cert_of(req),
+	    .peer_cert = peer_cert_of(req, &chained),
 	    .remote_ip = peer_ip ? peer_ip : "",
 	    .impl = req,
 	};
+	r.peer_cert_chained = chained;
 	struct req_ctx ctx = {.evreq = req, .w = w};
 	r.impl = &ctx;
 	struct http_resp resp = {.status = 500, .content_type = "text/plain"};
@@ -398,6 +405,57 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 					      BEV_OPT_CLOSE_ON_FREE);
 }
 
+/* Index of the NULL-terminated OID list in the SSL_CTX's ex data. */
+static int g_accept_idx = -1;
+static pthread_once_t g_accept_once = PTHREAD_ONCE_INIT;
+
+static void accept_idx_init(void)
+{
+	g_accept_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static int has_any_ext(X509 *x, ASN1_OBJECT *const *objs)
+{
+	for (size_t i = 0; objs[i]; i++)
+		if (X509_get_ext_by_OBJ(x, objs[i], -1) >= 0)
+			return 1;
+	return 0;
+}
+
+/* Let an issuer failure of the leaf through when the leaf carries an
+ * accepted extension (RA-TLS: the attestation, not the issuer, vouches for
+ * the key); every other failure (signature, time, purpose) still fails. */
+static int verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+	if (ok)
+		return 1;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	ASN1_OBJECT *const *objs = ssl && g_accept_idx >= 0
+				       ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_accept_idx)
+				       : NULL;
+	X509 *leaf = X509_STORE_CTX_get0_cert(ctx);
+	if (!objs || !leaf)
+		return 0;
+	switch (X509_STORE_CTX_get_error(ctx)) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_CERT_UNTRUSTED:
+		return X509_STORE_CTX_get_error_depth(ctx) == 0 && has_any_ext(leaf, objs);
+	default:
+		return 0;
+	}
+}
+
+static void free_oids(ASN1_OBJECT **objs)
+{
+	for (size_t i = 0; objs && objs[i]; i++)
+		ASN1_OBJECT_free(objs[i]);
+	free(objs);
+}
+
 static SSL_CTX *make_ctx(const struct http_server_tls *t, struct err *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -437,10 +495,27 @@ static SSL_CTX *make_ctx(const struct http_server_tls *t, struct err *err)
 			goto fail;
 		}
 		SSL_CTX_set_client_CA_list(ctx, names);
+		ASN1_OBJECT **objs = NULL;
+		if (t->accept_ext_oids) {
+			size_t n = 0;
+			while (t->accept_ext_oids[n])
+				n++;
+			pthread_once(&g_accept_once, accept_idx_init);
+			objs = calloc(n + 1, sizeof *objs);
+			for (size_t i = 0; objs && i < n; i++)
+				if (!(objs[i] = OBJ_txt2obj(t->accept_ext_oids[i], 1)))
+					break;
+			if (!objs || (n && !objs[n - 1]) || g_accept_idx < 0 ||
+			    SSL_CTX_set_ex_data(ctx, g_accept_idx, objs) != 1) {
+				free_oids(objs);
+				err_set(err, "TLS: cannot set the accepted client extensions");
+				goto fail;
+			}
+		}
 		SSL_CTX_set_verify(ctx,
 				   SSL_VERIFY_PEER |
 				       (t->client_mandatory ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-				   NULL);
+				   objs ? verify_cb : NULL);
 		SSL_CTX_set_verify_depth(ctx, 2);
 	}
 	return ctx;
@@ -647,8 +722,11 @@ void http_server_stop(struct http_server *s)
 		if (w->base)
 			event_base_free(w->base);
 	}
-	if (s->ctx)
+	if (s->ctx) {
+		if (g_accept_idx >= 0)
+			free_oids(SSL_CTX_get_ex_data(s->ctx, g_accept_idx));
 		SSL_CTX_free(s->ctx);
+	}
 	free(s->w);
 	free(s);
 }

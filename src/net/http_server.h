@@ -27,7 +27,11 @@ struct http_req {
 	const char *content_type; /* Content-Type header or NULL */
 	const uint8_t *body;
 	size_t body_len;
-	X509 *peer_cert; /* verified TLS client certificate or NULL (not owned) */
+	X509 *peer_cert; /* TLS client certificate or NULL (not owned) */
+	/* 1 when peer_cert chains to client_ca; 0 when it was let through only
+	 * because it carries one of accept_ext_oids (its content must then be
+	 * verified before it is trusted for anything) */
+	int peer_cert_chained;
 	const char *remote_ip;
 	void *impl;
 };
@@ -52,6 +56,10 @@ struct http_server_tls {
 	const char *key_file;  /* server key PEM */
 	const char *client_ca; /* client-certificate trust anchor PEM or NULL */
 	int client_mandatory;  /* refuse handshakes without a client cert */
+	/* A client certificate that does not chain to client_ca (another issuer,
+	 * self-signed) passes the handshake only if it carries one of these
+	 * extensions (dotted OIDs, NULL-terminated list; NULL = none). */
+	const char *const *accept_ext_oids;
 };
 
 struct http_server_opts {

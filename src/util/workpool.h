@@ -25,8 +25,7 @@ struct workpool_stats {
 
 /* max_threads >= 1; max_queue: jobs that may wait for a thread (0 = none);
  * idle_ms: an idle thread exits after this long (0 = 30000). */
-struct workpool *workpool_new(size_t max_threads, size_t max_queue, long idle_ms,
-			      struct err *err);
+struct workpool *workpool_new(size_t max_threads, size_t max_queue, long idle_ms, struct err *err);
 /* Runs fn(arg) on a pool thread. Returns 0, or -1 when the pool is full or
  * stopping (fn is then not called and arg stays the caller's). */
 int workpool_submit(struct workpool *p, void (*fn)(void *arg), void *arg);
