@@ -35,6 +35,8 @@ cert_dir = "$RUN/certs"
 attest_rpc_cert = false
 enforce_self_authorization = false
 
+[core.audit]
+file = "$RUN/release.log"
 [core.attestation]
 collateral_cache_dir = "$RUN/collateral"
 [core.image]

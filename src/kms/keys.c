@@ -1,7 +1,7 @@
 /*
  * keys.c — loading and using the root keys (keys.h).
- * spec: kms-protocol §1 step 4, §4.3, §13. Never logs or returns root key
- * bytes; every temporary copy of secret material is wiped.
+ * spec: kms-protocol §1 step 4, §4.1–§4.3, §5, §6.2, §7.4, §7.6, §13. Never logs or returns root
+ * key bytes; every temporary copy of secret material is wiped.
  */
 #include "kms/keys.h"
 
@@ -133,5 +133,79 @@ int keys_env_pubkey(const struct kms_keys *k, const uint8_t *app_id, size_t app_
 	rc = 0;
 out:
 	secret_wipe(secret, sizeof secret);
+	return rc;
+}
+
+int keys_app(const struct kms_keys *k, const uint8_t *app_id, size_t app_id_len,
+	     const uint8_t *instance_id, size_t instance_id_len, struct app_keys *out,
+	     struct err *err)
+{
+	uint8_t pub[K256_PUB_LEN];
+	memset(out, 0, sizeof *out);
+	if (app_id_len != 20)
+		return err_set(err, "app_id must be 20 bytes");
+	if (kdf_app_disk_key(k->root_ca_scalar, app_id, app_id_len, instance_id, instance_id_len,
+			     out->disk_crypt_key, err) < 0 ||
+	    kdf_app_env_secret(k->root_ca_scalar, app_id, app_id_len, out->env_crypt_key, err) <
+		0 ||
+	    k256_derive_app_key(k->k256_scalar, app_id, app_id_len, out->k256_key, err) < 0 ||
+	    k256_pubkey(out->k256_key, pub, err) < 0 ||
+	    k256_sign_app_key(k->k256_scalar, app_id, app_id_len, pub, out->k256_signature, err) <
+		0) {
+		keys_app_wipe(out);
+		return -1;
+	}
+	return 0;
+}
+
+void keys_app_wipe(struct app_keys *a)
+{
+	secret_wipe(a, sizeof *a);
+}
+
+int keys_handover(const struct kms_keys *k, struct buf *ca_key_pem, uint8_t k256_key[32],
+		  struct err *err)
+{
+	TRY(p256_pkcs8_pem(k->root_ca_scalar, ca_key_pem, err));
+	memcpy(k256_key, k->k256_scalar, 32);
+	return 0;
+}
+
+int keys_issue_app_cert(const struct kms_keys *k, const uint8_t *app_id, size_t app_id_len,
+			const struct cert_params *leaf, const uint8_t leaf_point[P256_POINT_LEN],
+			int64_t now, X509 **app_ca_out, X509 **leaf_out, struct err *err)
+{
+	uint8_t ca_scalar[32], ca_point[P256_POINT_LEN];
+	X509 *ca = NULL, *lf = NULL;
+	int rc = -1;
+	*app_ca_out = *leaf_out = NULL;
+	if (app_id_len != 20)
+		return err_set(err, "app_id must be 20 bytes");
+	TRY_OUT(kdf_app_ca_key(k->root_ca_scalar, app_id, app_id_len, ca_scalar, err));
+	TRY_OUT(p256_public_point(ca_scalar, ca_point, err));
+	struct cert_params cp = {
+	    .org = "Dstack",
+	    .subject = "Dstack App CA",
+	    .is_ca = 1,
+	    .path_len = 0,
+	    .app_id = {app_id, app_id_len},
+	    .usage = "app:ca",
+	};
+	if (!(ca = cert_issue(&cp, ca_point, k->root_ca_scalar, k->root_ca, now, err))) {
+		err_wrap(err, "failed to issue the app CA");
+		goto out;
+	}
+	if (!(lf = cert_issue(leaf, leaf_point, ca_scalar, ca, now, err))) {
+		err_wrap(err, "failed to issue the certificate");
+		goto out;
+	}
+	*app_ca_out = ca;
+	*leaf_out = lf;
+	ca = lf = NULL;
+	rc = 0;
+out:
+	secret_wipe(ca_scalar, sizeof ca_scalar);
+	X509_free(ca);
+	X509_free(lf);
 	return rc;
 }

@@ -13,6 +13,8 @@
 #include "prpc/prpc.h"
 #include "net/http_server.h"
 
+struct audit_log;
+
 struct kms {
 	struct kms_config cfg;
 	struct kms_keys keys;
@@ -22,6 +24,7 @@ struct kms {
 	struct peer_attest peer; /* verifier + collateral for callers' RA-TLS certificates */
 	char version[128];	 /* X-App-Version value */
 	struct workpool *pool;	 /* blocking work: webhook, collateral waits, release log */
+	struct audit_log *audit; /* the release log ([core.audit] file) */
 };
 
 /* Fill k->service with the KMS service table (kms-protocol §4). */

@@ -4,6 +4,7 @@
  * KMS prpc API over HTTPS until SIGINT/SIGTERM.
  * spec: kms-protocol §1 (start-up sequence), §14 (config).
  */
+#include "audit/audit.h"
 #include "crypto/cert.h"
 #include "kms/bootstrap.h"
 #include "kms/kms.h"
@@ -241,6 +242,13 @@ int main(int argc, char **argv)
 		goto fail;
 	if (kms_attestation_init(&k, &err) < 0)
 		goto fail;
+	/* a release log that cannot be appended to stops start-up: no key is
+	 * ever released without its record */
+	if (!(k.audit = audit_open(k.cfg.audit_file, &err))) {
+		err_wrap(&err, "[core.audit] file");
+		goto fail;
+	}
+	log_info("release log: %s", k.cfg.audit_file);
 	size_t nblock = k.cfg.max_blocking > 0 ? (size_t)k.cfg.max_blocking : 64;
 	if (!(k.pool = workpool_new(nblock, nblock, 30000, &err)))
 		goto fail;
@@ -309,6 +317,7 @@ fail:
 done:
 	http_server_stop(srv);
 	workpool_free(k.pool);
+	audit_close(k.audit);
 	service_liveness_free(liveness);
 	kms_attestation_free(&k);
 	if (k.auth)

@@ -1,29 +1,23 @@
 /*
- * rpc_kms.c — the KMS prpc service (kms-protocol §4): GetMeta,
- * GetAppEnvEncryptPubKey and GetTempCaCert. GetAppKey, GetKmsKey and
- * SignCert need verified caller attestation and answer "not implemented"
- * until key release lands. Handlers only touch root keys through keys.h.
+ * rpc_kms.c — the KMS prpc service (kms-protocol §4): GetAppKey, GetKmsKey
+ * and SignCert (key release, through release.h), GetMeta,
+ * GetAppEnvEncryptPubKey and GetTempCaCert. Handlers only touch root keys
+ * through keys.h; every buffer that holds a released key is prpc arena
+ * memory, wiped after the reply is sent.
  */
 #include "kms/kms.h"
+#include "kms/release.h"
 
 #include "kms_rpc.pb-c.h"
 #include "util/fs.h"
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/secret.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* SelfAuth (§4): enforce_self_authorization = true is refused at start-up
- * until key release lands, so reaching a handler means it is off. */
-static int self_auth(struct kms *k, struct err *err)
-{
-	if (k->cfg.enforce_self_authorization)
-		return err_set(err, "KMS self authorization failed: not available in this build");
-	return 0;
-}
 
 static int not_implemented(void *svc, struct prpc_call *call, const ProtobufCMessage *req,
 			   ProtobufCMessage **resp, struct err *err)
@@ -35,6 +29,120 @@ static int not_implemented(void *svc, struct prpc_call *call, const ProtobufCMes
 		       "%s is not implemented yet by this KMS (it needs verified TDX "
 		       "attestation and key release)",
 		       call->method);
+}
+
+/* The caller's verified attestation (pre_dispatch), or the §4 error. */
+static const struct verified_peer *require_attestation(struct prpc_call *call, struct err *err)
+{
+	if (!call->peer)
+		err_set(err, "No attestation provided");
+	return call->peer;
+}
+
+static int get_app_key(void *svc, struct prpc_call *call, const ProtobufCMessage *req,
+		       ProtobufCMessage **resp, struct err *err)
+{
+	struct kms *k = svc;
+	const Kms__GetAppKeyRequest *in = (const Kms__GetAppKeyRequest *)req;
+	struct release r;
+	struct app_keys keys;
+	memset(&keys, 0, sizeof keys);
+	release_begin(&r, call->method, call->http->peer_cert);
+	const struct verified_peer *vp = NULL;
+	int rc = -1;
+	if (in->api_version > 1) {
+		err_set(err, "Unsupported API version: %u", in->api_version);
+		goto out;
+	}
+	TRY_OUT(release_self_auth(k, err));
+	if (!(vp = require_attestation(call, err)))
+		goto out;
+	if (release_app_auth(k, &r, &vp->att, &vp->dcap, 0, 0, in->vm_config, err) < 0) {
+		err_wrap(err, "App not allowed");
+		goto out;
+	}
+	TRY_OUT(release_gate(k, &r, err));
+	TRY_OUT(keys_app(&k->keys, r.bi.app_id.b, r.bi.app_id.len, r.bi.instance_id.b,
+			 r.bi.instance_id.len, &keys, err));
+	rc = 0;
+out:
+	rc = release_finish(k, &r, rc, err);
+	if (rc == 0) {
+		Kms__AppKeyResponse *o = prpc_alloc(call, sizeof *o);
+		if (!o) {
+			rc = err_set(err, "out of memory");
+		} else {
+			kms__app_key_response__init(o);
+			o->ca_cert = k->keys.root_ca_pem;
+			o->gateway_app_id = prpc_strdup(call, r.gateway_app_id);
+			o->tproxy_app_id = o->gateway_app_id;
+			if (!o->gateway_app_id ||
+			    prpc_bytes(call, &o->disk_crypt_key, keys.disk_crypt_key, 32) < 0 ||
+			    prpc_bytes(call, &o->env_crypt_key, keys.env_crypt_key, 32) < 0 ||
+			    prpc_bytes(call, &o->k256_key, keys.k256_key, 32) < 0 ||
+			    prpc_bytes(call, &o->k256_signature, keys.k256_signature,
+				       sizeof keys.k256_signature) < 0 ||
+			    prpc_bytes(call, &o->os_image_hash, r.bi.os_image_hash.b,
+				       r.bi.os_image_hash.len) < 0)
+				rc = err_set(err, "out of memory");
+			else
+				*resp = &o->base;
+		}
+	}
+	keys_app_wipe(&keys);
+	release_end(&r);
+	return rc;
+}
+
+static int get_kms_key(void *svc, struct prpc_call *call, const ProtobufCMessage *req,
+		       ProtobufCMessage **resp, struct err *err)
+{
+	struct kms *k = svc;
+	const Kms__GetKmsKeyRequest *in = (const Kms__GetKmsKeyRequest *)req;
+	struct release r;
+	struct buf pem;
+	uint8_t k256[32];
+	buf_init_secret(&pem);
+	release_begin(&r, call->method, call->http->peer_cert);
+	const struct verified_peer *vp = NULL;
+	int rc = -1;
+	TRY_OUT(release_self_auth(k, err));
+	if (!(vp = require_attestation(call, err)))
+		goto out;
+	/* no context added: upstream answers the policy's error as it is */
+	TRY_OUT(release_app_auth(k, &r, &vp->att, &vp->dcap, 1, 0, in->vm_config, err));
+	TRY_OUT(release_gate(k, &r, err));
+	TRY_OUT(keys_handover(&k->keys, &pem, k256, err));
+	rc = 0;
+out:
+	rc = release_finish(k, &r, rc, err);
+	if (rc == 0) {
+		Kms__KmsKeyResponse *o = prpc_alloc(call, sizeof *o);
+		Kms__KmsKeys *e = prpc_alloc(call, sizeof *e);
+		Kms__KmsKeys **list = prpc_alloc(call, sizeof *list);
+		char *ca_key = prpc_alloc(call, pem.len + 1);
+		char *tmp_key = prpc_strdup(call, k->keys.tmp_ca_key_pem);
+		if (o && e) {
+			kms__kms_key_response__init(o);
+			kms__kms_keys__init(e);
+		}
+		if (!o || !e || !list || !ca_key || !tmp_key ||
+		    prpc_bytes(call, &e->k256_key, k256, sizeof k256) < 0) {
+			rc = err_set(err, "out of memory");
+		} else {
+			memcpy(ca_key, pem.p, pem.len);
+			e->ca_key = ca_key;
+			list[0] = e;
+			o->temp_ca_key = tmp_key;
+			o->n_keys = 1;
+			o->keys = list;
+			*resp = &o->base;
+		}
+	}
+	secret_wipe(k256, sizeof k256);
+	buf_free(&pem);
+	release_end(&r);
+	return rc;
 }
 
 /* bootstrap-info.json → BootstrapResponse; any read or parse problem → NULL (§4.4). */
@@ -118,7 +226,7 @@ static int get_env_pubkey(void *svc, struct prpc_call *call, const ProtobufCMess
 {
 	struct kms *k = svc;
 	const Kms__AppId *in = (const Kms__AppId *)req;
-	TRY(self_auth(k, err));
+	TRY(release_self_auth(k, err));
 	Kms__PublicKeyResponse *r = prpc_alloc(call, sizeof *r);
 	uint8_t *buf = prpc_alloc(call, 32 + 2 * K256_SIG_LEN);
 	if (!r || !buf)
@@ -140,7 +248,7 @@ static int get_temp_ca_cert(void *svc, struct prpc_call *call, const ProtobufCMe
 {
 	(void)req;
 	struct kms *k = svc;
-	TRY(self_auth(k, err));
+	TRY(release_self_auth(k, err));
 	Kms__GetTempCaCertResponse *r = prpc_alloc(call, sizeof *r);
 	if (!r)
 		return err_set(err, "out of memory");
@@ -154,9 +262,9 @@ static int get_temp_ca_cert(void *svc, struct prpc_call *call, const ProtobufCMe
 
 static const struct prpc_method KMS_METHODS[] = {
     {"GetAppKey", &kms__get_app_key_request__descriptor, &kms__app_key_response__descriptor,
-     not_implemented},
+     get_app_key},
     {"GetKmsKey", &kms__get_kms_key_request__descriptor, &kms__kms_key_response__descriptor,
-     not_implemented},
+     get_kms_key},
     {"GetAppEnvEncryptPubKey", &kms__app_id__descriptor, &kms__public_key_response__descriptor,
      get_env_pubkey},
     {"GetMeta", NULL, &kms__get_meta_response__descriptor, get_meta},

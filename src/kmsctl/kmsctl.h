@@ -52,6 +52,7 @@ extern const struct kmsctl_cmd kmsctl_cmd_env_pubkey;
 extern const struct kmsctl_cmd kmsctl_cmd_temp_ca;
 extern const struct kmsctl_cmd kmsctl_cmd_health;
 extern const struct kmsctl_cmd kmsctl_cmd_verify;
+extern const struct kmsctl_cmd kmsctl_cmd_audit;
 
 /* ---- client.c ---- */
 

@@ -288,6 +288,8 @@ ca_certs = "$TMP/certs/tmp-ca.crt"
 cert_dir = "$TMP/certs"
 attest_rpc_cert = false
 enforce_self_authorization = false
+[core.audit]
+file = "$TMP/release.log"
 [core.onboard]
 auto_bootstrap_domain = "localhost"
 [core.auth_api]

@@ -25,6 +25,8 @@ ca_certs = "$TMP/certs/tmp-ca.crt"
 cert_dir = "$TMP/certs"
 attest_rpc_cert = false
 enforce_self_authorization = false
+[core.audit]
+file = "$TMP/release.log"
 [core.attestation]
 collateral_cache_dir = "$TMP/collateral"
 [core.onboard]

@@ -35,6 +35,8 @@ ca_certs = "$TMP/certs/tmp-ca.crt"
 cert_dir = "$TMP/certs"
 attest_rpc_cert = false
 enforce_self_authorization = false
+[core.audit]
+file = "$TMP/release.log"
 [core.attestation]
 insecure_allow_external_trust_anchors = true
 collateral_cache_dir = "$TMP/collateral"

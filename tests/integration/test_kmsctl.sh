@@ -126,6 +126,8 @@ mandatory = false
 cert_dir = "$CERTS"
 attest_rpc_cert = false
 enforce_self_authorization = false
+[core.audit]
+file = "$CERTS/../release.log"
 [core.attestation]
 collateral_cache_dir = "$TMP/collateral"
 [core.image]

@@ -4,7 +4,10 @@
 GET / answers auth-eth's info object; POST /bootAuth/{app,kms} answers
 {"isAllowed": true, ...}. MODE "hang" never answers (to test the KMS's
 timeout), "500" answers every request with an error. Every request line is
-appended to the file named by $WEBHOOK_LOG, if set.
+appended to the file named by $WEBHOOK_LOG, if set; every POST body to the
+file named by $WEBHOOK_BODIES as "PATH BODY" lines. $WEBHOOK_DENY_APPS (comma
+separated appId hex values) makes /bootAuth/* deny those apps with the reason
+"app <appId> is not registered".
 """
 import json
 import os
@@ -49,9 +52,21 @@ class H(BaseHTTPRequestHandler):
     def do_POST(self):
         self.record()
         n = int(self.headers.get("Content-Length", "0"))
-        self.rfile.read(n)
+        body = self.rfile.read(n)
+        bodies = os.environ.get("WEBHOOK_BODIES")
+        if bodies:
+            with open(bodies, "a") as f:
+                f.write("%s %s\n" % (self.path, body.decode()))
         if MODE == "hang":
             time.sleep(60)
+        deny = [a for a in os.environ.get("WEBHOOK_DENY_APPS", "").split(",") if a]
+        try:
+            app = json.loads(body).get("appId", "")
+        except ValueError:
+            app = ""
+        if app in deny:
+            return self.reply(200, {"isAllowed": False, "reason": "app %s is not registered" % app,
+                                    "gatewayAppId": ""})
         self.reply(200, {"isAllowed": True, "reason": "", "gatewayAppId": "0xgateway"})
 
 

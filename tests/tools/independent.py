@@ -10,6 +10,11 @@ against our own C code.
   env-pubkey ROOT_CA_KEY_PEM APP_ID_HEX        -> X25519 public key hex
   recover SIG_HEX MSG_HEX                      -> compressed signer key hex
   env-msg APP_ID_HEX PUBKEY_HEX [TIMESTAMP]    -> message hex (legacy or v1)
+  app-keys ROOT_CA_KEY_PEM ROOT_K256_KEY APP_ID_HEX INSTANCE_ID_HEX
+                                               -> JSON: disk_crypt_key, env_crypt_key,
+                                                  k256_key, k256_pubkey (§4.1, §5, §6.2)
+  app-key-msg APP_ID_HEX K256_KEY_HEX          -> the message k256_signature signs
+  root-scalar ROOT_CA_KEY_PEM                  -> the root CA private scalar hex
 """
 import struct
 import sys
@@ -46,6 +51,34 @@ def env_pubkey(root_pem, app_id):
     return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+def p256_scalar(root_pem):
+    root = serialization.load_pem_private_key(root_pem, password=None)
+    return root.private_numbers().private_value.to_bytes(32, "big")
+
+
+def dh_secret(root_pem, info):
+    """DH of §5.3: SHA-256 of the PKCS#8 DER of the derived P-256 key."""
+    import hashlib
+    d = int.from_bytes(derive_key(p256_scalar(root_pem), info), "big")
+    assert 0 < d < P256_N
+    return hashlib.sha256(pkcs8_der(d)).digest()
+
+
+def k256_compressed(scalar):
+    G, n = ecdsa.SECP256k1.generator, ecdsa.SECP256k1.order
+    d = int.from_bytes(scalar, "big")
+    assert 0 < d < n, "not a valid secp256k1 scalar"
+    Q = G * d
+    return bytes([2 + (Q.y() & 1)]) + Q.x().to_bytes(32, "big")
+
+
+def app_keys(root_pem, k256_root, app_id, instance_id):
+    app_k256 = derive_key(k256_root, app_id + b"app-key")
+    return {"disk_crypt_key": dh_secret(root_pem, app_id + instance_id + b"app-disk-crypt-key").hex(),
+            "env_crypt_key": dh_secret(root_pem, app_id + b"env-encrypt-key").hex(),
+            "k256_key": app_k256.hex(), "k256_pubkey": k256_compressed(app_k256).hex()}
+
+
 def recover(sig, msg):
     """ECDSA public-key recovery over secp256k1: Q = r^-1 (sR - eG), R.y parity = v."""
     h = keccak.new(digest_bits=256)
@@ -74,6 +107,15 @@ def main(argv):
         if len(argv) > 4:
             msg += struct.pack(">Q", int(argv[4]))
         print((msg + bytes.fromhex(argv[3])).hex())
+    elif cmd == "app-keys":
+        import json
+        print(json.dumps(app_keys(open(argv[2], "rb").read(), open(argv[3], "rb").read(),
+                                  bytes.fromhex(argv[4]), bytes.fromhex(argv[5]))))
+    elif cmd == "app-key-msg":
+        print((b"dstack-kms-issued:" + bytes.fromhex(argv[2])
+               + k256_compressed(bytes.fromhex(argv[3]))).hex())
+    elif cmd == "root-scalar":
+        print(p256_scalar(open(argv[2], "rb").read()).hex())
     else:
         sys.exit("unknown command " + cmd)
 

@@ -35,6 +35,7 @@ static const char *const RATLS_HELP_HEAD =
     "  --bind-key PEM          bind the attestation to this other key (wrong binding)\n"
     "  --config TEXT           the attestation's config (VmConfig JSON; default empty)\n"
     "  --os-image-hash HEX     shorthand for --config '{\"os_image_hash\":\"HEX\"}'\n"
+    "  --self-signed           self-signed by its own key (no --tmp-ca-cert/--tmp-ca-key)\n"
     "  --legacy                legacy form: quote in .1.1, TdxEvent JSON log in .1.2\n"
     "  --now T                 issuance time: notAfter = T + 3650 days (default: clock)\n"
     "  --out-attestation FILE  the V0 attestation bytes as embedded\n"
@@ -167,7 +168,7 @@ static int load_scalar(const char *path, uint8_t key[32], struct err *err)
 struct ratls_opts {
 	const char *pki, *ca_cert, *ca_key, *out_cert, *out_key, *key, *bind_key, *config,
 	    *os_image_hash, *out_att, *out_quote, *events_out;
-	int legacy, have_now;
+	int legacy, have_now, self_signed;
 	int64_t now;
 };
 
@@ -197,7 +198,10 @@ static int run(const struct ratls_opts *o, struct sim_quote_spec *spec, struct e
 	buf_init_secret(&key_pem);
 
 	TRY_OUT(o->key ? load_scalar(o->key, key, err) : p256_generate(key, err));
-	TRY_OUT(load_scalar(o->ca_key, ca_key, err));
+	if (o->self_signed)
+		memcpy(ca_key, key, sizeof key);
+	else
+		TRY_OUT(load_scalar(o->ca_key, ca_key, err));
 	TRY_OUT(p256_public_point(key, point, err));
 	if (o->bind_key) {
 		TRY_OUT(load_scalar(o->bind_key, bind, err));
@@ -218,9 +222,11 @@ static int run(const struct ratls_opts *o, struct sim_quote_spec *spec, struct e
 	if (v0_attestation(&quote, &spec->events, spec->report_data, &config, &att) < 0)
 		goto oom;
 
-	TRY_OUT(sim_read_file(o->ca_cert, &ca_pem, err));
-	if (!(ca = cert_from_pem((const char *)ca_pem.p, ca_pem.len, err)))
-		goto out;
+	if (!o->self_signed) {
+		TRY_OUT(sim_read_file(o->ca_cert, &ca_pem, err));
+		if (!(ca = cert_from_pem((const char *)ca_pem.p, ca_pem.len, err)))
+			goto out;
+	}
 	struct cert_params cp;
 	memset(&cp, 0, sizeof cp);
 	cp.subject = "RA-TLS TEMP Cert";
@@ -304,6 +310,7 @@ int sim_cmd_ratls_cert(int argc, char **argv)
 		    (r = sim_opt_val(&a, "--out-quote", &o.out_quote, &err)) != 0 ||
 		    (r = sim_opt_val(&a, "--events-out", &o.events_out, &err)) != 0 ||
 		    (r = sim_opt_flag(&a, "--legacy", &o.legacy)) != 0 ||
+		    (r = sim_opt_flag(&a, "--self-signed", &o.self_signed)) != 0 ||
 		    (r = sim_quote_opt(&a, &spec, &err)) != 0) {
 			if (r < 0) {
 				rc = sim_usage("ratls-cert", "%s", err_msg(&err));
@@ -322,9 +329,15 @@ int sim_cmd_ratls_cert(int argc, char **argv)
 		rc = sim_usage("ratls-cert", "unknown option '%s'", arg);
 		goto done;
 	}
-	if (!o.pki || !o.ca_cert || !o.ca_key || !o.out_cert || !o.out_key) {
-		rc = sim_usage("ratls-cert", "--pki, --tmp-ca-cert, --tmp-ca-key, --out-cert and "
-					     "--out-key are required");
+	if (!o.pki || (!o.self_signed && (!o.ca_cert || !o.ca_key)) || !o.out_cert || !o.out_key) {
+		rc = sim_usage("ratls-cert",
+			       "--pki, --tmp-ca-cert, --tmp-ca-key (or --self-signed), "
+			       "--out-cert and --out-key are required");
+		goto done;
+	}
+	if (o.self_signed && (o.ca_cert || o.ca_key || o.legacy)) {
+		rc = sim_usage("ratls-cert",
+			       "--self-signed excludes --tmp-ca-cert, --tmp-ca-key and --legacy");
 		goto done;
 	}
 	if (o.config && o.os_image_hash) {

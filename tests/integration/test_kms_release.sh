@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# test_kms_release.sh — key release end to end (kms-protocol §4.1, §4.2):
+# simulated-TEE RA-TLS callers over real mTLS (curl), a mock PCCS, the
+# webhook test server. GetAppKey's keys equal tests/tools/independent.py's
+# computation from the root key files; the webhook receives exactly the
+# BootInfo the oracle derives from the certificate; deny, webhook down and
+# hanging, missing / wrong / tampered / debug attestations are refused with
+# their reasons; a self-signed attested certificate is served and an
+# unattested one of another issuer is refused by the handshake; GetKmsKey
+# hands over exactly the root key files; every decision is one line of the
+# hash-chained release log, and a release log that cannot be written refuses
+# the release while the KMS keeps serving.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/lib.sh
+SIM="$BUILD/tests/simtee"
+ORACLE="$PY tests/tools/simtee/oracle.py"
+IND="$PY tests/tools/independent.py"
+[ -x "$SIM" ] || { fail simtee_built "missing $SIM (make test builds it)"; finish; }
+
+"$SIM" pki --seed "$(printf '42%.0s' $(seq 32))" --out "$TMP/pki" >/dev/null || fail simtee_pki "pki failed"
+cp "$TMP/pki/root_ca.der" "$TMP/root.der" 2>/dev/null ||
+  openssl x509 -in "$TMP/pki/root_ca.pem" -outform DER -out "$TMP/root.der" 2>/dev/null
+PCCS_PORT=$(free_port)
+start_bg "$TMP/pccs.log" "$SIM" serve --pki "$TMP/pki" --port "$PCCS_PORT"
+wait_http "http://127.0.0.1:$PCCS_PORT/sgx/certification/v4/rootcacrl" 100
+
+APP=5bb4ff9a3837357f19dc176407a5709c62eb6c56
+APP2=7d2f8e2a0c7b1e4f5a6b3c2d1e0f9a8b7c6d5e4f
+DENIED=dead00000000000000000000000000000000beef
+CH=c143116f$(printf '00%.0s' $(seq 28))
+INST=1691ed1b$(printf '00%.0s' $(seq 16))
+INST2=2222ed1b$(printf '00%.0s' $(seq 16))
+
+WPORT=$(free_port)
+WEBHOOK_BODIES="$TMP/bodies.log" WEBHOOK_DENY_APPS="$DENIED" \
+  start_bg "$TMP/wh.log" $PY tests/tools/fake_webhook.py "$WPORT"
+wait_http "http://127.0.0.1:$WPORT/" 100
+
+# write_config FILE PORT WEBHOOK-URL AUDIT-FILE
+write_config() {
+  cat >"$1" <<TOML
+[default]
+workers = 2
+max_blocking = 8
+[rpc]
+address = "127.0.0.1"
+port = $2
+[rpc.tls]
+key = "$TMP/certs/rpc.key"
+certs = "$TMP/certs/rpc.crt"
+[rpc.tls.mutual]
+ca_certs = "$TMP/certs/tmp-ca.crt"
+[core]
+cert_dir = "$TMP/certs"
+attest_rpc_cert = false
+enforce_self_authorization = false
+[core.audit]
+file = "$4"
+[core.image]
+verify = false
+[core.attestation]
+insecure_allow_external_trust_anchors = true
+collateral_cache_dir = "$TMP/collateral"
+[core.attestation.urls]
+pccs = "http://127.0.0.1:$PCCS_PORT/sgx/certification/v4"
+[core.attestation.root_ca]
+tdx = "$TMP/root.der"
+[core.auth_api]
+type = "webhook"
+[core.auth_api.webhook]
+url = "$3"
+timeout = "2s"
+[core.onboard]
+auto_bootstrap_domain = "localhost"
+TOML
+}
+kms_up() { # kms_up NAME CONFIG PORT
+  start_bg "$TMP/$1.log" "$BUILD/dstack-kms" --config "$2"
+  KMS_PID=$BG_PID
+  wait_http "https://127.0.0.1:$3/health" 100
+}
+
+PORT=$(free_port)
+write_config "$TMP/kms.toml" "$PORT" "http://127.0.0.1:$WPORT" "$TMP/release.log"
+kms_up kms "$TMP/kms.toml" "$PORT" || { fail kms_starts "$(tail -3 "$TMP/kms.log")"; finish; }
+MAIN_PID=$KMS_PID
+
+mk() { # mk NAME APP INSTANCE [extra simtee options...]
+  local n=$1 app=$2 inst=$3; shift 3
+  "$SIM" ratls-cert --pki "$TMP/pki" --tmp-ca-cert "$TMP/certs/tmp-ca.crt" --tmp-ca-key "$TMP/certs/tmp-ca.key" \
+    --app-id "$app" --compose-hash "$CH" --instance-id "$inst" \
+    --out-cert "$TMP/$n.pem" --out-key "$TMP/$n.key" "$@" >/dev/null 2>"$TMP/$n.err" \
+    || fail "simtee_cert_$n" "$(cat "$TMP/$n.err")"
+}
+mk good "$APP" "$INST"
+mk inst2 "$APP" "$INST2"
+mk app2 "$APP2" "$INST"
+mk denied "$DENIED" "$INST"
+mk debug "$APP" "$INST" --debug
+mk tampered "$APP" "$INST" --tamper
+openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/other.key" 2>/dev/null
+mk wrongbind "$APP" "$INST" --bind-key "$TMP/other.key"
+"$SIM" ratls-cert --pki "$TMP/pki" --self-signed --app-id "$APP" --compose-hash "$CH" --instance-id "$INST" \
+  --out-cert "$TMP/selfsigned.pem" --out-key "$TMP/selfsigned.key" >/dev/null 2>"$TMP/ss.err" ||
+  fail simtee_cert_selfsigned "$(cat "$TMP/ss.err")"
+# another issuer, no attestation
+openssl req -x509 -new -key "$TMP/other.key" -subj "/CN=not attested" -days 1 \
+  -out "$TMP/plain_ss.pem" 2>/dev/null
+cp "$TMP/other.key" "$TMP/plain_ss.key"
+
+# rpc PORT CERT METHOD BODY -> "BODY\nSTATUS" (CERT "-" for none)
+rpc() {
+  local port=$1 cert=$2 m=$3 body=$4 opts=()
+  [ "$cert" != - ] && opts=(--cert "$TMP/$cert.pem" --key "$TMP/$cert.key")
+  curl -sk --max-time 20 "${opts[@]}" -w '\n%{http_code}' -H 'Content-Type: application/json' \
+    -d "$body" "https://127.0.0.1:$port/prpc/$m?json"
+}
+status() { echo "$1" | tail -1; }
+body() { echo "$1" | sed '$d'; }
+log_lines() { [ -f "$TMP/release.log" ] && wc -l <"$TMP/release.log" || echo 0; }
+
+# --- GetAppKey: bit-exact keys --------------------------------------------------
+r=$(rpc "$PORT" good GetAppKey '{"api_version":1,"vm_config":""}')
+expect_eq getappkey_served_200 "$(status "$r")" 200
+KEYS=$(body "$r")
+WANT=$($IND app-keys "$TMP/certs/root-ca.key" "$TMP/certs/root-k256.key" "$APP" "$INST")
+for f in disk_crypt_key env_crypt_key k256_key; do
+  expect_eq "getappkey_${f}_independent" "$(echo "$KEYS" | json "j['$f']")" "$(echo "$WANT" | json "j['$f']")"
+done
+META=$(curl -sk --max-time 20 -X POST "https://127.0.0.1:$PORT/prpc/GetMeta?json")
+ROOTPUB=$(echo "$META" | json "j['k256_pubkey']")
+MSG=$($IND app-key-msg "$APP" "$(echo "$KEYS" | json "j['k256_key']")")
+expect_eq getappkey_k256_signature_recovers_to_root \
+  "$($IND recover "$(echo "$KEYS" | json "j['k256_signature']")" "$MSG")" "$ROOTPUB"
+expect_eq getappkey_ca_cert_is_root "$(echo "$KEYS" | json "j['ca_cert']")" "$(cat "$TMP/certs/root-ca.crt")"
+expect_eq getappkey_gateway_app_id "$(echo "$KEYS" | json "[j['gateway_app_id'], j['tproxy_app_id']]")" \
+  '["0xgateway", "0xgateway"]'
+expect_eq getappkey_os_image_hash_empty "$(echo "$KEYS" | json "j['os_image_hash']")" ""
+r2=$(rpc "$PORT" good GetAppKey '{"api_version":0}')
+expect_eq getappkey_twice_same "$(body "$r2" | json "[j['disk_crypt_key'],j['env_crypt_key'],j['k256_key']]")" \
+  "$(echo "$KEYS" | json "[j['disk_crypt_key'],j['env_crypt_key'],j['k256_key']]")"
+
+# the webhook saw exactly the BootInfo the oracle derives from the certificate
+ID=$($ORACLE ratls "$TMP/good.pem")
+GOT=$(grep '^/bootAuth/app ' "$TMP/bodies.log" | head -1 | cut -d' ' -f2-)
+expect_eq webhook_bootinfo_matches_oracle \
+  "$(echo "$GOT" | json "[j['appId'],j['composeHash'],j['instanceId'],j['deviceId'],j['mrAggregated'],j['mrSystem'],j['keyProviderInfo'],j['osImageHash'],j['tcbStatus']]")" \
+  "$(echo "$ID" | json "[j['app_id'],j['compose_hash'],j['instance_id'],j['device_id'],j['runtime']['mr_aggregated'],j['runtime']['mr_system'],j['runtime']['key_provider_info'],'','UpToDate']")"
+
+# another instance: another disk key, same env key; another app: all other
+r=$(rpc "$PORT" inst2 GetAppKey '{"api_version":1}')
+W2=$($IND app-keys "$TMP/certs/root-ca.key" "$TMP/certs/root-k256.key" "$APP" "$INST2")
+expect_eq getappkey_other_instance_independent "$(body "$r" | json "j['disk_crypt_key']")" "$(echo "$W2" | json "j['disk_crypt_key']")"
+check getappkey_other_instance_other_disk_key test "$(body "$r" | json "j['disk_crypt_key']")" != "$(echo "$KEYS" | json "j['disk_crypt_key']")"
+expect_eq getappkey_other_instance_same_env_key "$(body "$r" | json "j['env_crypt_key']")" "$(echo "$KEYS" | json "j['env_crypt_key']")"
+r=$(rpc "$PORT" app2 GetAppKey '{"api_version":1}')
+W3=$($IND app-keys "$TMP/certs/root-ca.key" "$TMP/certs/root-k256.key" "$APP2" "$INST")
+expect_eq getappkey_other_app_independent "$(body "$r" | json "[j['disk_crypt_key'],j['env_crypt_key'],j['k256_key']]")" \
+  "$(echo "$W3" | json "[j['disk_crypt_key'],j['env_crypt_key'],j['k256_key']]")"
+
+# a self-signed certificate is accepted by its attestation
+r=$(rpc "$PORT" selfsigned GetAppKey '{"api_version":1}')
+expect_eq selfsigned_attested_served "$(status "$r")" 200
+expect_eq selfsigned_same_keys "$(body "$r" | json "j['disk_crypt_key']")" "$(echo "$KEYS" | json "j['disk_crypt_key']")"
+
+# --- refusals ---------------------------------------------------------------
+r=$(rpc "$PORT" good GetAppKey '{"api_version":2}')
+expect_eq api_version_2_refused "$(body "$r" | json "j['error']")" "Unsupported API version: 2"
+r=$(rpc "$PORT" - GetAppKey '{"api_version":1}')
+expect_eq no_cert_no_attestation "$(body "$r" | json "j['error']")" "No attestation provided"
+openssl req -new -key "$TMP/other.key" -subj "/CN=RA-TLS TEMP Cert" -out "$TMP/plain.csr" 2>/dev/null
+openssl x509 -req -in "$TMP/plain.csr" -CA "$TMP/certs/tmp-ca.crt" -CAkey "$TMP/certs/tmp-ca.key" \
+  -CAcreateserial -days 1 -out "$TMP/plain.pem" 2>/dev/null
+cp "$TMP/other.key" "$TMP/plain.key"
+r=$(rpc "$PORT" plain GetAppKey '{"api_version":1}')
+expect_eq tmp_ca_cert_without_attestation "$(body "$r" | json "j['error']")" "No attestation provided"
+r=$(rpc "$PORT" denied GetAppKey '{"api_version":1}')
+expect_eq webhook_deny_reason "$(body "$r" | json "j['error']")" "App not allowed: Boot denied: app $DENIED is not registered"
+r=$(rpc "$PORT" wrongbind GetAppKey '{"api_version":1}')
+expect_contains wrong_binding_refused "$(body "$r")" "invalid quote: report data mismatch"
+r=$(rpc "$PORT" tampered GetAppKey '{"api_version":1}')
+expect_contains tampered_quote_refused "$(body "$r")" "invalid quote"
+expect_contains tampered_quote_reason_is_signature "$(body "$r")" "signature"
+r=$(rpc "$PORT" debug GetAppKey '{"api_version":1}')
+expect_contains debug_td_refused "$(body "$r")" "Debug"
+# the server's handshake answers it with a TLS alert (unknown CA), not a 400
+hs=$( (printf 'GET /health HTTP/1.0\r\n\r\n'; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" \
+  -cert "$TMP/plain_ss.pem" -key "$TMP/plain_ss.key" 2>&1)
+expect_contains unattested_other_issuer_refused_in_handshake "$hs" "alert unknown ca"
+hs=$( (printf 'GET /health HTTP/1.0\r\n\r\n'; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" \
+  -cert "$TMP/selfsigned.pem" -key "$TMP/selfsigned.key" 2>&1)
+expect_contains attested_self_signed_passes_handshake "$hs" " 200 OK"
+check kms_alive_after_handshake_refusal curl -sfk --max-time 5 -o /dev/null "https://127.0.0.1:$PORT/health"
+
+# --- GetKmsKey: the root-key handover ----------------------------------------
+r=$(rpc "$PORT" good GetKmsKey '{"vm_config":""}')
+expect_eq getkmskey_served_200 "$(status "$r")" 200
+K=$(body "$r")
+expect_eq getkmskey_one_entry "$(echo "$K" | json "len(j['keys'])")" 1
+expect_eq getkmskey_ca_key_is_root_key_file "$(echo "$K" | json "j['keys'][0]['ca_key']")" "$(cat "$TMP/certs/root-ca.key")"
+expect_eq getkmskey_k256_is_root_k256 "$(echo "$K" | json "j['keys'][0]['k256_key']")" "$(od -An -tx1 -v "$TMP/certs/root-k256.key" | tr -d ' \n')"
+expect_eq getkmskey_temp_ca_key "$(echo "$K" | json "j['temp_ca_key']")" "$(cat "$TMP/certs/tmp-ca.key")"
+check getkmskey_policy_asked_as_kms grep -q '^/bootAuth/kms ' "$TMP/bodies.log"
+r=$(rpc "$PORT" denied GetKmsKey '{}')
+expect_eq getkmskey_denied_reason "$(body "$r" | json "j['error']")" "Boot denied: app $DENIED is not registered"
+r=$(rpc "$PORT" - GetKmsKey '{}')
+expect_eq getkmskey_no_attestation "$(body "$r" | json "j['error']")" "No attestation provided"
+if grep -q "$(sed -n 2p "$TMP/certs/root-ca.key")" "$TMP/kms.log" "$TMP/release.log"; then
+  fail root_key_never_logged "root key bytes found in a log"
+else pass root_key_never_logged; fi
+
+# --- the release log ----------------------------------------------------------
+RL=$($PY - "$TMP/release.log" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(" ".join("%s:%s" % (r["method"], r["decision"]) for r in rows))
+EOF
+)
+expect_contains release_log_allowed "$RL" "GetAppKey:allowed"
+expect_contains release_log_denied "$RL" "GetAppKey:denied"
+expect_contains release_log_error "$RL" "GetAppKey:error"
+expect_contains release_log_kms_allowed "$RL" "GetKmsKey:allowed"
+expect_contains release_log_kms_denied "$RL" "GetKmsKey:denied"
+LAST_ALLOWED=$($PY - "$TMP/release.log" "$APP" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+r = [r for r in rows if r["decision"] == "allowed" and r["method"] == "GetAppKey"][0]
+print(r["app_id"], r["instance_id"], r["compose_hash"], r["tcb_status"], len(r["caller_cert_sha256"]))
+EOF
+)
+expect_eq release_log_identity "$LAST_ALLOWED" "$APP $INST $CH UpToDate 64"
+if [ -x tests/tools/audit_check.py ] || [ -f tests/tools/audit_check.py ]; then
+  check release_log_chain_independent $PY tests/tools/audit_check.py "$TMP/release.log"
+fi
+check release_log_chain_kmsctl "$BUILD/dstack-kmsctl" audit verify "$TMP/release.log"
+SEQ=$($PY -c "import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])['seq'])" "$TMP/release.log")
+check journal_carries_seq grep -q "release seq=$SEQ " "$TMP/kms.log"
+
+# --- webhook down / hanging: clear errors within the timeout ------------------
+DEAD=$(free_port)
+P2=$(free_port)
+write_config "$TMP/kms2.toml" "$P2" "http://127.0.0.1:$DEAD" "$TMP/release2.log"
+kms_up kms2 "$TMP/kms2.toml" "$P2" || fail kms2_starts "$(tail -3 "$TMP/kms2.log")"
+r=$(rpc "$P2" good GetAppKey '{"api_version":1}')
+expect_contains webhook_down_clear_error "$(body "$r" | json "j['error']")" "App not allowed: auth api http://127.0.0.1:$DEAD unreachable"
+kill "$KMS_PID"; wait "$KMS_PID" 2>/dev/null
+HPORT=$(free_port)
+start_bg "$TMP/hang.log" $PY tests/tools/hang_server.py "$HPORT"
+sleep 0.3
+write_config "$TMP/kms3.toml" "$P2" "http://127.0.0.1:$HPORT" "$TMP/release3.log"
+kms_up kms3 "$TMP/kms3.toml" "$P2" || fail kms3_starts "$(tail -3 "$TMP/kms3.log")"
+t0=$(date +%s)
+r=$(rpc "$P2" good GetAppKey '{"api_version":1}')
+t1=$(date +%s)
+expect_contains webhook_hang_clear_error "$(body "$r" | json "j['error']")" "App not allowed: auth api"
+check webhook_hang_answered_within_timeout test $((t1 - t0)) -le 10
+kill "$KMS_PID"; wait "$KMS_PID" 2>/dev/null
+
+# --- a release log that cannot be written: no keys, KMS keeps serving ---------
+MNT="$TMP/small"
+mkdir -p "$MNT"
+if mount -t tmpfs -o size=16k tmpfs "$MNT" 2>/dev/null; then
+  write_config "$TMP/kms4.toml" "$P2" "http://127.0.0.1:$WPORT" "$MNT/release.log"
+  kms_up kms4 "$TMP/kms4.toml" "$P2" || fail kms4_starts "$(tail -3 "$TMP/kms4.log")"
+  dd if=/dev/zero of="$MNT/fill" bs=1k count=64 2>/dev/null
+  r=$(rpc "$P2" good GetAppKey '{"api_version":1}')
+  expect_contains full_fs_release_refused "$(body "$r" | json "j.get('error','')")" "release log unavailable"
+  check full_fs_no_keys_sent bash -c "! echo '$(body "$r")' | grep -q disk_crypt_key"
+  check full_fs_kms_still_serves curl -sfk --max-time 5 -o /dev/null "https://127.0.0.1:$P2/health"
+  rm -f "$MNT/fill"
+  r=$(rpc "$P2" good GetAppKey '{"api_version":1}')
+  expect_eq full_fs_recovers_when_space_returns "$(status "$r")" 200
+  kill "$KMS_PID"; wait "$KMS_PID" 2>/dev/null
+  check full_fs_chain_intact "$BUILD/dstack-kmsctl" audit verify "$MNT/release.log"
+  # a read-only file system is found at start-up (a writable fd keeps a
+  # mount from going read-only later): start-up stops naming the path
+  mount -o remount,ro "$MNT"
+  "$BUILD/dstack-kms" --config "$TMP/kms4.toml" >"$TMP/kms5.log" 2>&1 &
+  p=$!
+  for _ in $(seq 50); do kill -0 $p 2>/dev/null || break; sleep 0.1; done
+  if kill -0 $p 2>/dev/null; then kill $p; fail readonly_log_stops_startup "still running"; else
+    expect_contains readonly_log_stops_startup "$(cat "$TMP/kms5.log")" "$MNT/release.log"; fi
+  umount "$MNT"
+else
+  echo "SKIP: release_log_full_fs: cannot mount a tmpfs here (needs CAP_SYS_ADMIN)"
+fi
+finish
