@@ -49,9 +49,9 @@ static int sha256_hex(const void *p, size_t n, char out[65])
 }
 
 static const char *const FIELDS[] = {
-    "seq",	     "time",	       "method",	 "app_id",   "instance_id",
-    "device_id",     "compose_hash",   "os_image_hash", "tcb_status", "decision",
-    "reason",	     "caller_cert_sha256", "prev",
+    "seq",	    "time",	     "method",	   "app_id",   "instance_id", "device_id",
+    "compose_hash", "os_image_hash", "tcb_status", "decision", "reason",      "caller_cert_sha256",
+    "prev",
 };
 #define NFIELDS (sizeof FIELDS / sizeof FIELDS[0])
 
@@ -256,8 +256,8 @@ struct audit_log *audit_open(const char *path, struct err *err)
 		log_warn("release log %s: cutting off a torn last line at byte offset %zu (%s)",
 			 path, good_end, res.reason);
 		if (ftruncate(a->fd, (off_t)good_end) < 0 || fsync(a->fd) < 0) {
-			err_set(err, "release log %s: cannot cut off the torn last line: %s",
-				path, strerror(errno));
+			err_set(err, "release log %s: cannot cut off the torn last line: %s", path,
+				strerror(errno));
 			goto fail;
 		}
 	}

@@ -95,7 +95,8 @@ int release_gate(struct kms *k, struct release *r, struct err *err)
 	return 0;
 }
 
-static void hex_field(const struct boot_info_bytes *f, int has, char out[2 * BOOT_INFO_BYTES_MAX + 1])
+static void hex_field(const struct boot_info_bytes *f, int has,
+		      char out[2 * BOOT_INFO_BYTES_MAX + 1])
 {
 	out[0] = 0;
 	if (has && f->len <= BOOT_INFO_BYTES_MAX)
@@ -119,7 +120,9 @@ int release_finish(struct kms *k, struct release *r, int rc, struct err *err)
 	    .compose_hash = compose_hash,
 	    .os_image_hash = os_image_hash,
 	    .tcb_status = r->has_bi ? r->bi.tcb_status : "",
-	    .decision = rc == 0 ? "allowed" : r->denied ? "denied" : "error",
+	    .decision = rc == 0	    ? "allowed"
+			: r->denied ? "denied"
+				    : "error",
 	    .reason = rc == 0 ? "" : err_msg(err),
 	    .caller_cert_sha256 = r->caller_sha256,
 	};
@@ -131,7 +134,7 @@ int release_finish(struct kms *k, struct release *r, int rc, struct err *err)
 		return rc;
 	if (rc < 0) {
 		log_err("release log: the %s decision for app %s was not recorded: %s",
-			  rec.decision, app_id[0] ? app_id : "-", aerr.msg);
+			rec.decision, app_id[0] ? app_id : "-", aerr.msg);
 		return rc;
 	}
 	log_err("release log: %s for app %s refused: %s", r->method, app_id, aerr.msg);

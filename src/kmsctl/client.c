@@ -13,6 +13,7 @@
  * spec: kms-protocol §2.1–2.4 (routes, JSON mode, 400 error bodies), §2.6.
  */
 #include "kmsctl/kmsctl.h"
+#include "util/fs.h"
 
 #include "util/buf.h"
 #include "util/log.h"
@@ -85,6 +86,8 @@ static int ensure_client(struct kmsctl *ctl, struct err *err)
 	} else {
 		o.tls.ca_file = ctl->cacert; /* NULL = system store */
 	}
+	o.tls.client_cert_pem = ctl->client_cert_pem;
+	o.tls.client_key_pem = ctl->client_key_pem;
 	ctl->http = http_client_new(&o, err);
 	return ctl->http ? 0 : -1;
 }
@@ -93,6 +96,45 @@ void kmsctl_close(struct kmsctl *ctl)
 {
 	http_client_free(ctl->http);
 	ctl->http = NULL;
+	free(ctl->client_cert_pem);
+	if (ctl->client_key_pem)
+		secret_free(ctl->client_key_pem, ctl->client_key_len + 1);
+	ctl->client_cert_pem = ctl->client_key_pem = NULL;
+}
+
+static char *read_pem(const char *path, int secret, size_t *len, struct err *err)
+{
+	struct buf b;
+	if (secret)
+		buf_init_secret(&b);
+	else
+		b = (struct buf)BUF_INIT;
+	if (fs_read_file(path, 256 * 1024, &b, err) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	char *s = malloc(b.len + 1);
+	if (s) {
+		memcpy(s, buf_str(&b), b.len + 1);
+		*len = b.len;
+	} else {
+		err_set(err, "out of memory");
+	}
+	buf_free(&b);
+	return s;
+}
+
+int kmsctl_set_client_cert(struct kmsctl *ctl, const char *cert_file, const char *key_file,
+			   struct err *err)
+{
+	size_t n;
+	if (ctl->http)
+		return err_set(err, "the client certificate must be set before the first call");
+	if (!(ctl->client_cert_pem = read_pem(cert_file, 0, &n, err)))
+		return err_wrap(err, "--cert");
+	if (!(ctl->client_key_pem = read_pem(key_file, 1, &ctl->client_key_len, err)))
+		return err_wrap(err, "--key");
+	return 0;
 }
 
 void kmsctl_print_body(const struct http_response *resp)

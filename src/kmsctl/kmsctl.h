@@ -36,6 +36,10 @@ struct kmsctl {
 	int insecure;		/* no server verification (explicit) */
 	long timeout_ms;
 	int json; /* print the raw JSON answer */
+	/* RA-TLS client certificate and key (PEM text, owned; the key is wiped
+	 * by kmsctl_close), set by kmsctl_set_client_cert before the first call */
+	char *client_cert_pem, *client_key_pem;
+	size_t client_key_len;
 	struct http_client *http;
 };
 
@@ -53,6 +57,8 @@ extern const struct kmsctl_cmd kmsctl_cmd_temp_ca;
 extern const struct kmsctl_cmd kmsctl_cmd_health;
 extern const struct kmsctl_cmd kmsctl_cmd_verify;
 extern const struct kmsctl_cmd kmsctl_cmd_audit;
+extern const struct kmsctl_cmd kmsctl_cmd_app_key;
+extern const struct kmsctl_cmd kmsctl_cmd_kms_key;
 
 /* ---- client.c ---- */
 
@@ -75,6 +81,10 @@ void kmsctl_print_body(const struct http_response *resp);
 void kmsctl_response_free(struct http_response *resp);
 
 void kmsctl_close(struct kmsctl *ctl);
+
+/* Reads the client certificate and key files that later calls present. */
+int kmsctl_set_client_cert(struct kmsctl *ctl, const char *cert_file, const char *key_file,
+			   struct err *err);
 
 /* ---- meta.c ---- */
 

@@ -625,6 +625,12 @@ static void check_config(struct verify *v)
 		     !v->cfg.attest_rpc_cert && !v->cfg.enforce_self_authorization ? ", " : "",
 		     !v->cfg.enforce_self_authorization ? "enforce_self_authorization = false"
 							: "");
+	if (!v->cfg.image_verify)
+		note("image", "[core.image] verify = false: os_image_hash is the host's unverified "
+			      "claim, forwarded to the policy as is");
+	else
+		note("image", "[core.image] verify = true: only TDX images that carry their own "
+			      "measurement (lite) can be verified; other callers are refused");
 	if (v->cfg.auth_type == AUTH_KIND_DEV)
 		warn(v, "auth_api",
 		     "set [core.auth_api] type = \"webhook\" with url = "

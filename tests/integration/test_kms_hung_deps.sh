@@ -46,8 +46,6 @@ enforce_self_authorization = false
 request_deadline = "$2"
 [core.audit]
 file = "$TMP/release.log"
-[core.audit]
-file = "$TMP/release.log"
 [core.attestation]
 insecure_allow_external_trust_anchors = true
 collateral_cache_dir = "$TMP/collateral"

@@ -169,7 +169,7 @@ expect_eq malformed_protobuf_400 "$(cat "$TMP/code")" 400
 perr=$(protoc --proto_path=proto --decode=kms.ProtoError proto/kms_rpc.proto <"$TMP/err.bin" 2>&1)
 expect_contains malformed_protobuf_proto_error "$perr" 'message: "'
 r=$(status_body '/prpc/GetAppKey?json' -X POST -d '{}')
-expect_contains getappkey_not_implemented_yet "$r" "not implemented yet"
+expect_contains getappkey_without_cert_no_attestation "$r" "No attestation provided"
 r=$(status_body '/nope')
 expect_eq unknown_path_404 "$(echo "$r" | tail -1)" 404
 

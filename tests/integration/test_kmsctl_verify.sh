@@ -102,7 +102,8 @@ KPORT=$(free_port)
 sed -i -e "s/^auto_bootstrap_domain = \"\"/auto_bootstrap_domain = \"kms.verify.test\"/" \
   -e "s/^port = 9100/port = $KPORT/" -e 's/^address = "0.0.0.0"/address = "127.0.0.1"/' "$R/etc/kms/kms.toml"
 sed -e "s#\"/etc/kms/certs#\"$R/etc/kms/certs#g" -e 's/^workers = 8/workers = 2/' \
-  -e "s#^collateral_cache_dir = .*#collateral_cache_dir = \"$TMP/cache\"#" "$R/etc/kms/kms.toml" >"$TMP/kms-run.toml"
+  -e "s#^collateral_cache_dir = .*#collateral_cache_dir = \"$TMP/cache\"#" \
+  -e "s#^file = \"/var/log/kms/release.log\"#file = \"$TMP/release.log\"#" "$R/etc/kms/kms.toml" >"$TMP/kms-run.toml"
 # the KMS itself reads the staged cert dir; the webhook is a stand-in started below
 AE_PORT=$(free_port); RPC_PORT=$(free_port)
 sed -i "s#^url = \"http://127.0.0.1:9200\"#url = \"http://127.0.0.1:$AE_PORT\"#" "$R/etc/kms/kms.toml" "$TMP/kms-run.toml"
