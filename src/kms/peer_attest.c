@@ -34,21 +34,12 @@ static int check_optional_exts(X509 *cert, struct err *err)
 	return 0;
 }
 
-int peer_attest_verify(const struct peer_attest *pa, X509 *cert, int64_t now,
-		       struct verified_peer *out, struct err *err)
+/* DCAP and the local checks of §9.5 for out->att (key binding done). */
+static int verify_tdx(const struct peer_attest *pa, int64_t now, struct verified_peer *out,
+		      struct err *err)
 {
-	memset(out, 0, sizeof *out);
-	attestation_init(&out->att);
-	TRY(check_optional_exts(cert, err));
-	int found = ratls_extract(cert, &out->att, err);
-	if (found < 0)
-		return err_wrap(err, "invalid quote");
-	if (found == 0)
-		return 0;
 	struct dcap_loaded *loaded = NULL;
 	int rc = -1;
-	if (ratls_check_binding(&out->att, cert, err) < 0)
-		goto out;
 	if (out->att.platform != ATT_PLATFORM_TDX) {
 		err_set(err, "only TDX attestations are accepted");
 		goto out;
@@ -63,13 +54,38 @@ int peer_attest_verify(const struct peer_attest *pa, X509 *cert, int64_t now,
 			       &out->dcap, err) < 0 ||
 	    appinfo_verify_local(&out->att, &out->dcap.report, err) < 0)
 		goto out;
-	rc = 1;
+	rc = 0;
 out:
 	if (loaded)
 		dcap_loaded_release(loaded);
-	if (rc < 0) {
+	return rc;
+}
+
+int peer_attest_verify(const struct peer_attest *pa, X509 *cert, int64_t now,
+		       struct verified_peer *out, struct err *err)
+{
+	memset(out, 0, sizeof *out);
+	attestation_init(&out->att);
+	TRY(check_optional_exts(cert, err));
+	int found = ratls_extract(cert, &out->att, err);
+	if (found < 0)
+		return err_wrap(err, "invalid quote");
+	if (found == 0)
+		return 0;
+	if (ratls_check_binding(&out->att, cert, err) < 0 || verify_tdx(pa, now, out, err) < 0) {
 		verified_peer_free(out);
 		return err_wrap(err, "invalid quote");
 	}
-	return rc;
+	return 1;
+}
+
+int peer_attest_verify_bound(const struct peer_attest *pa, const uint8_t *spki, size_t spki_len,
+			     int64_t now, struct verified_peer *out, struct err *err)
+{
+	if (ratls_check_binding_spki(&out->att, spki, spki_len, err) < 0 ||
+	    verify_tdx(pa, now, out, err) < 0) {
+		verified_peer_free(out);
+		return -1;
+	}
+	return 0;
 }

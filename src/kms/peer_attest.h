@@ -38,4 +38,12 @@ int peer_attest_verify(const struct peer_attest *pa, X509 *cert, int64_t now,
 		       struct verified_peer *out, struct err *err);
 void verified_peer_free(struct verified_peer *p);
 
+/*
+ * SignCert (§4.6 step 3): out->att (already decoded from the CSR) must be
+ * bound to the CSR's SubjectPublicKeyInfo and pass DCAP and the local
+ * checks. 0, or -1 (out freed) with the reason.
+ */
+int peer_attest_verify_bound(const struct peer_attest *pa, const uint8_t *spki, size_t spki_len,
+			     int64_t now, struct verified_peer *out, struct err *err);
+
 #endif

@@ -5,6 +5,8 @@
  * through keys.h; every buffer that holds a released key is prpc arena
  * memory, wiped after the reply is sent.
  */
+#include "attest/appinfo.h"
+#include "attest/csr.h"
 #include "kms/kms.h"
 #include "kms/release.h"
 
@@ -18,18 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int not_implemented(void *svc, struct prpc_call *call, const ProtobufCMessage *req,
-			   ProtobufCMessage **resp, struct err *err)
-{
-	(void)svc;
-	(void)req;
-	(void)resp;
-	return err_set(err,
-		       "%s is not implemented yet by this KMS (it needs verified TDX "
-		       "attestation and key release)",
-		       call->method);
-}
 
 /* The caller's verified attestation (pre_dispatch), or the §4 error. */
 static const struct verified_peer *require_attestation(struct prpc_call *call, struct err *err)
@@ -140,6 +130,159 @@ out:
 		}
 	}
 	secret_wipe(k256, sizeof k256);
+	buf_free(&pem);
+	release_end(&r);
+	return rc;
+}
+
+/* A CSR string as a NUL-terminated arena copy; NUL bytes inside are refused
+ * (a certificate name cannot carry them). */
+static char *csr_cstr(struct prpc_call *call, const struct csr_str *s, const char *what,
+		      struct err *err)
+{
+	if (memchr(s->p, 0, s->len)) {
+		err_set(err, "%s contains a NUL byte", what);
+		return NULL;
+	}
+	char *o = prpc_alloc(call, s->len + 1);
+	if (!o) {
+		err_set(err, "out of memory");
+		return NULL;
+	}
+	memcpy(o, s->p, s->len);
+	return o;
+}
+
+/* The leaf's parameters from the CSR config (§7.6); every identity value
+ * (APP_ID, APP_INFO) from the verified boot-time BootInfo of this call. */
+static int leaf_params(struct prpc_call *call, const struct csr *c, const struct release *r,
+		       const struct verified_peer *vp, const char *vm_config,
+		       struct cert_params *cp, struct buf *app_info, struct buf *att_ext,
+		       struct err *err)
+{
+	memset(cp, 0, sizeof *cp);
+	const char **san = prpc_alloc(call, (c->n_san + 1) * sizeof *san);
+	if (!san)
+		return err_set(err, "out of memory");
+	if (!(cp->subject = csr_cstr(call, &c->subject, "subject", err)) ||
+	    (c->has_org && !(cp->org = csr_cstr(call, &c->org, "org_name", err))))
+		return -1;
+	for (size_t i = 0; i < c->n_san; i++)
+		if (!(san[i] = csr_cstr(call, &c->san[i], "subject_alt_names", err)))
+			return -1;
+	cp->san = san;
+	cp->nsan = c->n_san;
+	cp->eku_server = c->usage_server_auth;
+	cp->eku_client = c->usage_client_auth;
+	cp->app_id = (struct cert_bytes){r->bi.app_id.b, r->bi.app_id.len};
+	cp->usage = "app:custom";
+	cp->has_not_before = c->has_not_before;
+	cp->not_before = (int64_t)c->not_before;
+	cp->has_not_after = c->has_not_after;
+	cp->not_after = (int64_t)c->not_after;
+	if (c->ext_app_info) {
+		struct app_info ai;
+		memset(&ai, 0, sizeof ai);
+		const char *vc = vm_config ? vm_config : "";
+		struct appinfo_opts o = {.boottime = 1,
+					 .vm_config = vc,
+					 .vm_config_len = strlen(vc),
+					 .ppid = vp->dcap.ppid,
+					 .ppid_len = sizeof vp->dcap.ppid};
+		int rc = appinfo_decode(&vp->att, &vp->dcap.report, &o, &ai, err) < 0 ||
+				 appinfo_encode_msgpack(&ai, app_info, err) < 0
+			     ? -1
+			     : 0;
+		appinfo_free(&ai);
+		TRY(rc);
+		cp->app_info = (struct cert_bytes){app_info->p, app_info->len};
+	}
+	if (c->ext_quote) {
+		struct attestation stripped;
+		attestation_init(&stripped);
+		int rc = csr_attestation(c, &stripped, err);
+		if (rc == 0) {
+			attestation_strip(&stripped);
+			rc = attestation_encode(&stripped, att_ext, err);
+		}
+		attestation_free(&stripped);
+		TRY(rc);
+		cp->attestation = (struct cert_bytes){att_ext->p, att_ext->len};
+	}
+	return 0;
+}
+
+static int sign_cert(void *svc, struct prpc_call *call, const ProtobufCMessage *req,
+		     ProtobufCMessage **resp, struct err *err)
+{
+	struct kms *k = svc;
+	const Kms__SignCertRequest *in = (const Kms__SignCertRequest *)req;
+	struct release r;
+	struct csr c;
+	struct verified_peer vp;
+	struct buf app_info = BUF_INIT, att_ext = BUF_INIT, pem = BUF_INIT;
+	uint8_t point[P256_POINT_LEN];
+	X509 *app_ca = NULL, *leaf = NULL;
+	int rc = -1;
+	memset(&vp, 0, sizeof vp);
+	attestation_init(&vp.att);
+	/* the caller's TLS certificate is not needed here (§4.6 step 3) */
+	release_begin(&r, call->method, call->http->peer_cert);
+	TRY_OUT(release_self_auth(k, err));
+	if (in->api_version != 1 && in->api_version != 2) {
+		err_set(err, "Unsupported API version: %u", in->api_version);
+		goto out;
+	}
+	if (csr_decode((int)in->api_version, in->csr.data, in->csr.len, &c, err) < 0) {
+		err_wrap(err, "Failed to parse csr");
+		goto out;
+	}
+	if (csr_verify_signature(&c, in->csr.data, in->csr.len, in->signature.data,
+				 in->signature.len, point, err) < 0) {
+		err_wrap(err, "Failed to verify csr signature");
+		goto out;
+	}
+	if (csr_attestation(&c, &vp.att, err) < 0 ||
+	    peer_attest_verify_bound(&k->peer, c.pubkey, c.pubkey_len, (int64_t)time(NULL), &vp,
+				     err) < 0) {
+		err_wrap(err, "Quote verification failed");
+		goto out;
+	}
+	if (release_app_auth(k, &r, &vp.att, &vp.dcap, 0, 1, in->vm_config, err) < 0) {
+		err_wrap(err, "App not allowed");
+		goto out;
+	}
+	TRY_OUT(release_gate(k, &r, err));
+	struct cert_params cp;
+	TRY_OUT(leaf_params(call, &c, &r, &vp, in->vm_config, &cp, &app_info, &att_ext, err));
+	TRY_OUT(keys_issue_app_cert(&k->keys, r.bi.app_id.b, r.bi.app_id.len, &cp, point,
+				    (int64_t)time(NULL), &app_ca, &leaf, err));
+	rc = 0;
+out:
+	rc = release_finish(k, &r, rc, err);
+	if (rc == 0) {
+		Kms__SignCertResponse *o = prpc_alloc(call, sizeof *o);
+		char **chain = prpc_alloc(call, 3 * sizeof *chain);
+		struct buf lp = BUF_INIT;
+		if (!o || !chain || cert_to_pem(leaf, &lp, err) < 0 ||
+		    !(chain[0] = prpc_strdup(call, buf_str(&lp))) ||
+		    cert_to_pem(app_ca, &pem, err) < 0 ||
+		    !(chain[1] = prpc_strdup(call, buf_str(&pem))) ||
+		    !(chain[2] = prpc_strdup(call, k->keys.root_ca_pem))) {
+			rc = err_set(err, "failed to encode the certificate chain");
+		} else {
+			kms__sign_cert_response__init(o);
+			o->n_certificate_chain = 3;
+			o->certificate_chain = chain;
+			*resp = &o->base;
+		}
+		buf_free(&lp);
+	}
+	X509_free(app_ca);
+	X509_free(leaf);
+	verified_peer_free(&vp);
+	buf_free(&app_info);
+	buf_free(&att_ext);
 	buf_free(&pem);
 	release_end(&r);
 	return rc;
@@ -270,7 +413,7 @@ static const struct prpc_method KMS_METHODS[] = {
     {"GetMeta", NULL, &kms__get_meta_response__descriptor, get_meta},
     {"GetTempCaCert", NULL, &kms__get_temp_ca_cert_response__descriptor, get_temp_ca_cert},
     {"SignCert", &kms__sign_cert_request__descriptor, &kms__sign_cert_response__descriptor,
-     not_implemented},
+     sign_cert},
 };
 
 static uint64_t body_limit(void *svc, const char *method)

@@ -34,41 +34,39 @@
 
 static void usage_app(FILE *f)
 {
-	fprintf(f,
-		"Usage: " KMSCTL_PROG " [OPTIONS] app-key --cert PEM --key PEM [options]\n"
-		"\n"
-		"Calls KMS.GetAppKey over mTLS with an RA-TLS client certificate (the\n"
-		"attestation in it is what the KMS checks), prints the released keys and\n"
-		"verifies k256_signature against GetMeta's k256_pubkey.\n"
-		"\n"
-		"  --cert PEM         RA-TLS client certificate (e.g. from simtee app)\n"
-		"  --key PEM          its private key\n"
-		"  --app-id HEX       app id for the signature check (default: the app-id\n"
-		"                     event of the certificate's attestation)\n"
-		"  --vm-config JSON   vm_config sent with the request (default empty)\n"
-		"  --api-version N    0 or 1 (default 1)\n"
-		"  --signer HEX       expected signer (default: GetMeta k256_pubkey)\n"
-		"  -h, --help         this text\n"
-		"The keys are secrets: they are printed to stdout only. Exit status 0 when\n"
-		"the keys were released and the signature verifies, 1 otherwise.\n");
+	fprintf(f, "Usage: " KMSCTL_PROG " [OPTIONS] app-key --cert PEM --key PEM [options]\n"
+		   "\n"
+		   "Calls KMS.GetAppKey over mTLS with an RA-TLS client certificate (the\n"
+		   "attestation in it is what the KMS checks), prints the released keys and\n"
+		   "verifies k256_signature against GetMeta's k256_pubkey.\n"
+		   "\n"
+		   "  --cert PEM         RA-TLS client certificate (e.g. from simtee app)\n"
+		   "  --key PEM          its private key\n"
+		   "  --app-id HEX       app id for the signature check (default: the app-id\n"
+		   "                     event of the certificate's attestation)\n"
+		   "  --vm-config JSON   vm_config sent with the request (default empty)\n"
+		   "  --api-version N    0 or 1 (default 1)\n"
+		   "  --signer HEX       expected signer (default: GetMeta k256_pubkey)\n"
+		   "  -h, --help         this text\n"
+		   "The keys are secrets: they are printed to stdout only. Exit status 0 when\n"
+		   "the keys were released and the signature verifies, 1 otherwise.\n");
 }
 
 static void usage_kms(FILE *f)
 {
-	fprintf(f,
-		"Usage: " KMSCTL_PROG " [OPTIONS] kms-key --cert PEM --key PEM [options]\n"
-		"\n"
-		"Calls KMS.GetKmsKey (the root-key handover to a replica KMS) with an RA-TLS\n"
-		"client certificate, to test whether the policy lets that KMS replicate.\n"
-		"Prints the number of key entries, the root CA public key (SPKI hex), the\n"
-		"root k256 public key and whether they match GetMeta — never the keys\n"
-		"themselves unless --show-secrets.\n"
-		"\n"
-		"  --cert PEM         RA-TLS client certificate\n"
-		"  --key PEM          its private key\n"
-		"  --vm-config JSON   vm_config sent with the request (default empty)\n"
-		"  --show-secrets     also print the handed-over keys (operator testing only)\n"
-		"  -h, --help         this text\n");
+	fprintf(f, "Usage: " KMSCTL_PROG " [OPTIONS] kms-key --cert PEM --key PEM [options]\n"
+		   "\n"
+		   "Calls KMS.GetKmsKey (the root-key handover to a replica KMS) with an RA-TLS\n"
+		   "client certificate, to test whether the policy lets that KMS replicate.\n"
+		   "Prints the number of key entries, the root CA public key (SPKI hex), the\n"
+		   "root k256 public key and whether they match GetMeta — never the keys\n"
+		   "themselves unless --show-secrets.\n"
+		   "\n"
+		   "  --cert PEM         RA-TLS client certificate\n"
+		   "  --key PEM          its private key\n"
+		   "  --vm-config JSON   vm_config sent with the request (default empty)\n"
+		   "  --show-secrets     also print the handed-over keys (operator testing only)\n"
+		   "  -h, --help         this text\n");
 }
 
 struct rel_args {
@@ -102,7 +100,8 @@ static int parse(const char *cmd, int kms, int argc, char **argv, struct rel_arg
 				return kmsctl_usage_error(cmd, "%s", err_msg(&err));
 			continue;
 		}
-		if (!kms && (r = kmsctl_opt_value(argc, argv, &i, "--api-version", &v, &err)) != 0) {
+		if (!kms &&
+		    (r = kmsctl_opt_value(argc, argv, &i, "--api-version", &v, &err)) != 0) {
 			if (r < 0)
 				return kmsctl_usage_error(cmd, "%s", err_msg(&err));
 			if (strcmp(v, "0") && strcmp(v, "1"))
@@ -304,7 +303,8 @@ static int run_kms(struct kmsctl *ctl, int argc, char **argv)
 	int match = kmsctl_fetch_k256_pubkey(ctl, meta_pub, &err) == 0 &&
 		    memcmp(meta_pub, kpub, sizeof kpub) == 0;
 	printf("matches GetMeta: %s\n", match ? "yes" : "NO");
-	printf("temp_ca_key:     %s\n", r->temp_ca_key && r->temp_ca_key[0] ? "present" : "missing");
+	printf("temp_ca_key:     %s\n",
+	       r->temp_ca_key && r->temp_ca_key[0] ? "present" : "missing");
 	if (a.show_secrets) {
 		fputs(e->ca_key, stdout);
 		print_hex("k256_key:        ", e->k256_key.data, e->k256_key.len);

@@ -210,6 +210,72 @@ if grep -q "$(sed -n 2p "$TMP/certs/root-ca.key")" "$TMP/kms.log" "$TMP/release.
   fail root_key_never_logged "root key bytes found in a log"
 else pass root_key_never_logged; fi
 
+# --- SignCert ------------------------------------------------------------------
+CSRT="$PY tests/tools/csr_encode.py"
+openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/app.key.sec1" 2>/dev/null
+openssl pkcs8 -topk8 -nocrypt -in "$TMP/app.key.sec1" -out "$TMP/app.key" 2>/dev/null
+"$SIM" ratls-cert --pki "$TMP/pki" --self-signed --key "$TMP/app.key" --app-id "$APP" --compose-hash "$CH" \
+  --instance-id "$INST" --out-cert "$TMP/csrcert.pem" --out-key "$TMP/csrcert.key" \
+  --out-attestation "$TMP/app.att" >/dev/null 2>"$TMP/att.err" || fail simtee_csr_attestation "$(cat "$TMP/att.err")"
+"$SIM" ratls-cert --pki "$TMP/pki" --self-signed --key "$TMP/other.key" --app-id "$APP" --compose-hash "$CH" \
+  --instance-id "$INST" --out-cert "$TMP/o.pem" --out-key "$TMP/o.key" \
+  --out-attestation "$TMP/other.att" >/dev/null 2>&1
+"$SIM" ratls-cert --pki "$TMP/pki" --self-signed --key "$TMP/app.key" --app-id "$DENIED" --compose-hash "$CH" \
+  --instance-id "$INST" --out-cert "$TMP/d.pem" --out-key "$TMP/d.key" \
+  --out-attestation "$TMP/denied.att" >/dev/null 2>&1
+sign() { # sign CSR-TOOL-ARGS... -> "BODY\nSTATUS"
+  local req
+  req=$($CSRT "$@") || { echo "csr_encode failed"; return; }
+  rpc "$PORT" - SignCert "$req"
+}
+r=$(sign v2 --key "$TMP/app.key" --attestation "$TMP/app.att" --subject app.example --org "Example Org" \
+  --san app.example --san 10.0.0.7 --server-auth --client-auth --ext-app-info --ext-quote)
+expect_eq signcert_served_200 "$(status "$r")" 200
+body "$r" | $PY -c '
+import json, sys
+c = json.load(sys.stdin)["certificate_chain"]
+assert len(c) == 3, len(c)
+for i, n in enumerate(["leaf", "appca", "root"]):
+    open(sys.argv[1] + "/" + n + ".pem", "w").write(c[i])' "$TMP" || fail signcert_chain_of_three "$(body "$r" | head -c 300)"
+expect_eq signcert_root_is_root_ca "$(cat "$TMP/root.pem")" "$(cat "$TMP/certs/root-ca.crt")"
+expect_eq signcert_chain_verifies_openssl \
+  "$(openssl verify -CAfile "$TMP/certs/root-ca.crt" -untrusted "$TMP/appca.pem" "$TMP/leaf.pem" 2>&1)" "$TMP/leaf.pem: OK"
+LEAF=$(openssl x509 -in "$TMP/leaf.pem" -noout -text 2>/dev/null)
+expect_contains signcert_leaf_subject "$(openssl x509 -in "$TMP/leaf.pem" -noout -subject -nameopt RFC2253)" "CN=app.example,O=Example Org"
+expect_contains signcert_leaf_san "$LEAF" "DNS:app.example, IP Address:10.0.0.7"
+expect_contains signcert_leaf_eku "$LEAF" "TLS Web Server Authentication, TLS Web Client Authentication"
+expect_contains signcert_appca_subject "$(openssl x509 -in "$TMP/appca.pem" -noout -subject -nameopt RFC2253)" "CN=Dstack App CA,O=Dstack"
+check signcert_leaf_key_is_csr_key bash -c "[ \"\$(openssl x509 -in '$TMP/leaf.pem' -noout -pubkey)\" = \"\$(openssl pkey -in '$TMP/app.key' -pubout)\" ]"
+EXT_APP=$($PY -c '
+import sys
+from cryptography import x509
+c = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+v = c.extensions.get_extension_for_oid(x509.ObjectIdentifier("1.3.6.1.4.1.62397.1.3")).value.value
+assert v[0] == 4 and v[1] == len(v) - 2
+print(v[2:].hex())' "$TMP/leaf.pem")
+expect_eq signcert_leaf_app_id_extension "$EXT_APP" "$APP"
+DEV=$($ORACLE ratls "$TMP/csrcert.pem" | json "j['device_id']")
+expect_eq signcert_app_info_verified_device_id "$($CSRT app-info-device-id "$TMP/leaf.pem" | json "j['device_id']")" "$DEV"
+check signcert_device_id_not_empty_hash test "$DEV" != e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+check signcert_policy_asked_boottime grep -q '^/bootAuth/app ' "$TMP/bodies.log"
+
+r=$(sign v2 --key "$TMP/app.key" --sign-key "$TMP/other.key" --attestation "$TMP/app.att")
+expect_contains signcert_other_key_signature "$(body "$r" | json "j['error']")" "Failed to verify csr signature"
+r=$(sign v2 --key "$TMP/app.key" --attestation "$TMP/app.att" --mutate truncate:30)
+expect_contains signcert_truncated_parse "$(body "$r" | json "j['error']")" "Failed to parse csr"
+r=$(sign v2 --key "$TMP/app.key" --attestation "$TMP/app.att" --mutate noncanonical)
+expect_contains signcert_noncanonical_parse "$(body "$r" | json "j['error']")" "Failed to parse csr"
+r=$(sign v2 --key "$TMP/app.key" --attestation "$TMP/app.att" --mutate bool2)
+expect_contains signcert_bad_bool_parse "$(body "$r" | json "j['error']")" "Failed to parse csr"
+r=$(sign v2 --key "$TMP/app.key" --attestation "$TMP/app.att" --mutate confirm)
+expect_eq signcert_confirm_word "$(body "$r" | json "j['error']")" "Failed to verify csr signature: Invalid confirm word"
+r=$(sign v2 --key "$TMP/app.key" --attestation "$TMP/other.att")
+expect_contains signcert_attestation_of_other_key "$(body "$r" | json "j['error']")" "Quote verification failed"
+r=$(sign v2 --key "$TMP/app.key" --attestation "$TMP/denied.att")
+expect_eq signcert_denied "$(body "$r" | json "j['error']")" "App not allowed: Boot denied: app $DENIED is not registered"
+r=$(rpc "$PORT" - SignCert '{"api_version":3,"csr":"00","signature":"00"}')
+expect_eq signcert_api_version_3 "$(body "$r" | json "j['error']")" "Unsupported API version: 3"
+
 # --- the release log ----------------------------------------------------------
 RL=$($PY - "$TMP/release.log" <<'EOF'
 import json, sys
@@ -222,6 +288,8 @@ expect_contains release_log_denied "$RL" "GetAppKey:denied"
 expect_contains release_log_error "$RL" "GetAppKey:error"
 expect_contains release_log_kms_allowed "$RL" "GetKmsKey:allowed"
 expect_contains release_log_kms_denied "$RL" "GetKmsKey:denied"
+expect_contains release_log_signcert_allowed "$RL" "SignCert:allowed"
+expect_contains release_log_signcert_denied "$RL" "SignCert:denied"
 LAST_ALLOWED=$($PY - "$TMP/release.log" "$APP" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]

@@ -7,6 +7,7 @@
 #include "harness.h"
 
 #include "attest/attestation.h"
+#include "attest/csr.h"
 #include "attest/scale.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -223,73 +224,26 @@ TEST(test_scale_fixed_width_integers_are_little_endian)
 	buf_free(&b);
 }
 
-/* CertSigningRequestV2 decoded with the primitives (kms-protocol §8). */
-struct csr_v2 {
-	const char *confirm;
-	size_t confirm_len;
-	const uint8_t *pubkey;
-	size_t pubkey_len;
-	int has_org;
-	const char *subject;
-	size_t subject_len;
-	size_t n_san;
-	int server_auth, client_auth, ext_quote, ext_app_info, has_nb, has_na;
-	const uint8_t *attestation;
-	size_t attestation_len;
-};
-
-static int decode_csr_v2(const uint8_t *p, size_t n, struct csr_v2 *c, struct err *err)
-{
-	struct reader r;
-	reader_init(&r, p, n);
-	const char *s;
-	size_t len;
-	TRY(scale_string(&r, &c->confirm, &c->confirm_len, err));
-	TRY(scale_bytes(&r, &c->pubkey, &c->pubkey_len, err));
-	TRY(scale_option(&r, &c->has_org, err));
-	if (c->has_org)
-		TRY(scale_string(&r, &s, &len, err));
-	TRY(scale_string(&r, &c->subject, &c->subject_len, err));
-	TRY(scale_len(&r, 1, &c->n_san, err));
-	for (size_t i = 0; i < c->n_san; i++)
-		TRY(scale_string(&r, &s, &len, err));
-	TRY(scale_bool(&r, &c->server_auth, err));
-	TRY(scale_bool(&r, &c->client_auth, err));
-	TRY(scale_bool(&r, &c->ext_quote, err));
-	TRY(scale_bool(&r, &c->ext_app_info, err));
-	uint64_t t;
-	TRY(scale_option(&r, &c->has_nb, err));
-	if (c->has_nb)
-		TRY(scale_u64(&r, &t, err));
-	TRY(scale_option(&r, &c->has_na, err));
-	if (c->has_na)
-		TRY(scale_u64(&r, &t, err));
-	/* The attestation consumes everything left. */
-	c->attestation = r.p + r.off;
-	c->attestation_len = rd_left(&r);
-	return 0;
-}
-
 static void check_csr_vector(const char *hex, int ext_quote, const char *quote_hex)
 {
 	size_t n;
 	uint8_t *b = t_unhex(hex, &n);
-	struct csr_v2 c;
+	struct csr c;
 	struct err err;
 	struct attestation a;
 	CHECK(b != NULL);
-	CHECK_OK(decode_csr_v2(b, n, &c, &err), &err);
-	CHECK(c.confirm_len == 17 && memcmp(c.confirm, "please sign cert:", 17) == 0);
+	CHECK_OK(csr_decode(2, b, n, &c, &err), &err);
+	CHECK(c.confirm.len == 17 && memcmp(c.confirm.p, "please sign cert:", 17) == 0);
 	CHECK_HEX(c.pubkey, c.pubkey_len, "010203");
 	CHECK_EQ_INT(c.has_org, 0);
-	CHECK(c.subject_len == 16 && memcmp(c.subject, "test.example.com", 16) == 0);
+	CHECK(c.subject.len == 16 && memcmp(c.subject.p, "test.example.com", 16) == 0);
 	CHECK_EQ_INT(c.n_san, 0);
-	CHECK_EQ_INT(c.server_auth, 1);
-	CHECK_EQ_INT(c.client_auth, 0);
+	CHECK_EQ_INT(c.usage_server_auth, 1);
+	CHECK_EQ_INT(c.usage_client_auth, 0);
 	CHECK_EQ_INT(c.ext_quote, ext_quote);
 	CHECK_EQ_INT(c.ext_app_info, 0);
-	CHECK_EQ_INT(c.has_nb, 0);
-	CHECK_EQ_INT(c.has_na, 0);
+	CHECK_EQ_INT(c.has_not_before, 0);
+	CHECK_EQ_INT(c.has_not_after, 0);
 	CHECK_OK(attestation_decode(c.attestation, c.attestation_len, &a, &err), &err);
 	CHECK_EQ_INT(a.wire_version, 0);
 	CHECK_EQ_INT(a.platform, ATT_PLATFORM_TDX);
@@ -302,6 +256,20 @@ static void check_csr_vector(const char *hex, int ext_quote, const char *quote_h
 	struct buf out = BUF_INIT;
 	CHECK_OK(attestation_encode(&a, &out, &err), &err);
 	CHECK(out.len == c.attestation_len && memcmp(out.p, c.attestation, out.len) == 0);
+	/* and re-encoding the whole CSR gives back the vector */
+	struct buf whole = BUF_INIT;
+	CHECK_OK(csr_encode_v2(&c, &whole, &err), &err);
+	CHECK(whole.len == n && memcmp(whole.p, b, n) == 0);
+	/* truncated at every length: the CSR or its attestation is refused */
+	for (size_t k = 0; k < n; k++) {
+		struct attestation t;
+		attestation_init(&t);
+		int ok = csr_decode(2, b, k, &c, &err) == 0 &&
+			 attestation_decode(c.attestation, c.attestation_len, &t, &err) == 0;
+		attestation_free(&t);
+		CHECK_MSG(!ok, "truncated to %zu bytes accepted", k);
+	}
+	buf_free(&whole);
 	buf_free(&out);
 	attestation_free(&a);
 	free(b);
