@@ -2,7 +2,7 @@
  * collateral_source.h — where DCAP collateral comes from: a PCCS / Intel PCS v4
  * client (libcurl), an on-disk cache keyed by FMSPC and CA type, and a background
  * refresh that renews collateral well before it expires and keeps the cached copy
- * in use until it really expires, then fails closed. Lives in src/kms because it
+ * in use until it really expires, then fails closed. Lives in src/collateral because it
  * does I/O (src/attest stays pure). Never reports more of a URL than its origin.
  * spec: attestation §2.1, §2.2, §2.5; deployment-and-users §3 row 12;
  *       kms-protocol §14 ([core.attestation]).
@@ -42,8 +42,14 @@ int collateral_source_pem_key(const char *pem, size_t len, struct collateral_sou
 int collateral_source_quote_key(const uint8_t *quote, size_t len, struct collateral_source_key *key,
 				struct err *err);
 
+/* A PCCS base URL as the source wants it: http(s)://, without trailing '/'
+ * and without a trailing /sgx|tdx/certification/v4 (attestation §2.1). `what`
+ * names the setting in messages ("<what> must be an http:// or https:// URL"). */
+int collateral_pccs_url_normalize(const char *what, const char *url, char *out, size_t outlen,
+				  struct err *err);
+
 struct collateral_source_opts {
-	/* PCCS base URL, already normalised (no trailing /sgx|tdx/certification/v4).
+	/* PCCS base URL (normalised here: collateral_pccs_url_normalize).
 	 * NULL or "" = COLLATERAL_SOURCE_DEFAULT_PCCS. */
 	const char *pccs_url;
 	/* Where to get the root CA CRL as DER when the PCCS route fails. NULL = the
