@@ -340,13 +340,55 @@ static void map_verify_error(X509_STORE_CTX *ctx, struct chain_check *c, const c
 	}
 }
 
+/* leaf -> untrusted intermediates -> anchor, with time checks off; with crls,
+ * every certificate below the anchor must be covered by one (unknown status
+ * denied), without, revocation is not checked. Returns the context of a
+ * verified path (free it) or NULL with c->err set. */
+static X509_STORE_CTX *verify_path(X509_STORE *store, STACK_OF(X509_CRL) * crls,
+				   STACK_OF(X509) * certs, const char *what, const char *leaf_role,
+				   struct chain_check *c)
+{
+	X509 *leaf = sk_X509_value(certs, 0);
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	X509_STORE_CTX *ctx = NULL;
+	unsigned long flags = X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_TRUSTED_FIRST;
+
+	for (int i = 1; untrusted && i < sk_X509_num(certs); i++)
+		if (!sk_X509_push(untrusted, sk_X509_value(certs, i))) {
+			sk_X509_free(untrusted);
+			untrusted = NULL;
+		}
+	ctx = X509_STORE_CTX_new();
+	if (!untrusted || !ctx || X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
+		chain_fail(c, what, "out of memory");
+		goto fail;
+	}
+	if (crls) {
+		X509_STORE_CTX_set0_crls(ctx, crls);
+		flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+	}
+	X509_STORE_CTX_set_flags(ctx, flags);
+	if (X509_verify_cert(ctx) != 1) {
+		map_verify_error(ctx, c, what, leaf_role);
+		goto fail;
+	}
+	/* the verified path holds its own references: untrusted may go now */
+	X509_STORE_CTX_set0_untrusted(ctx, NULL);
+	sk_X509_free(untrusted);
+	return ctx;
+fail:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	sk_X509_free(untrusted);
+	return NULL;
+}
+
 /* Time-independent chain check: leaf -> untrusted intermediates -> anchor,
  * with CRLs for every certificate below the anchor (unknown status denied). */
 static void verify_chain(X509_STORE *store, STACK_OF(X509_CRL) * crls, STACK_OF(X509) * certs,
 			 const char *what, const char *leaf_role, struct chain_check *c)
 {
 	X509 *leaf = sk_X509_value(certs, 0);
-	STACK_OF(X509) *untrusted = NULL;
 	X509_STORE_CTX *ctx = NULL;
 
 	c->n = 1;
@@ -359,24 +401,8 @@ static void verify_chain(X509_STORE *store, STACK_OF(X509_CRL) * crls, STACK_OF(
 		chain_fail(c, what, "no usable CRLs");
 		return;
 	}
-	untrusted = sk_X509_new_null();
-	for (int i = 1; untrusted && i < sk_X509_num(certs); i++)
-		if (!sk_X509_push(untrusted, sk_X509_value(certs, i))) {
-			sk_X509_free(untrusted);
-			untrusted = NULL;
-		}
-	ctx = X509_STORE_CTX_new();
-	if (!untrusted || !ctx || X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
-		chain_fail(c, what, "out of memory");
-		goto out;
-	}
-	X509_STORE_CTX_set0_crls(ctx, crls);
-	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
-					  X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_TRUSTED_FIRST);
-	if (X509_verify_cert(ctx) != 1) {
-		map_verify_error(ctx, c, what, leaf_role);
-		goto out;
-	}
+	if (!(ctx = verify_path(store, crls, certs, what, leaf_role, c)))
+		return;
 	STACK_OF(X509) *path = X509_STORE_CTX_get0_chain(ctx);
 	int below = sk_X509_num(path) - 1; /* the last one is the anchor */
 	if (below < 1 || below > MAX_PATH) {
@@ -402,7 +428,6 @@ static void verify_chain(X509_STORE *store, STACK_OF(X509_CRL) * crls, STACK_OF(
 out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);
-	sk_X509_free(untrusted);
 }
 
 static int check_cert_time(const struct cert_time *t, int64_t now, const char *what,
@@ -454,15 +479,13 @@ static int eval_chain(const struct chain_check *c, int64_t now, const char *what
 	return 0;
 }
 
-/* Parse the PEM chain and check it; returns the certificates (leaf first) or
- * NULL with c->err set. */
-static STACK_OF(X509) *
-    check_pem_chain(X509_STORE *store, STACK_OF(X509_CRL) * crls, const uint8_t *pem, size_t len,
-		    const char *what, const char *leaf_role, const char *src, struct chain_check *c)
+/* The certificates of a PEM chain (at least one, leaf first), or NULL with
+ * c->err set. */
+static STACK_OF(X509) * chain_certs(const uint8_t *pem, size_t len, const char *what,
+				    const char *src, struct chain_check *c)
 {
 	char why[256];
 	STACK_OF(X509) *certs = pem_certs(pem, len, why, sizeof why);
-	memset(c, 0, sizeof *c);
 	if (!certs) {
 		sfmt(c->err, sizeof c->err, "Failed to extract %s certificates%s: %s", what, src,
 		     why);
@@ -473,7 +496,19 @@ static STACK_OF(X509) *
 		sk_X509_free(certs);
 		return NULL;
 	}
-	verify_chain(store, crls, certs, what, leaf_role, c);
+	return certs;
+}
+
+/* Parse the PEM chain and check it; returns the certificates (leaf first) or
+ * NULL with c->err set. */
+static STACK_OF(X509) *
+    check_pem_chain(X509_STORE *store, STACK_OF(X509_CRL) * crls, const uint8_t *pem, size_t len,
+		    const char *what, const char *leaf_role, const char *src, struct chain_check *c)
+{
+	memset(c, 0, sizeof *c);
+	STACK_OF(X509) *certs = chain_certs(pem, len, what, src, c);
+	if (certs)
+		verify_chain(store, crls, certs, what, leaf_role, c);
 	return certs;
 }
 
@@ -1437,6 +1472,89 @@ int dcap_dstack_validate_tcb(const struct tdx_report *r, struct err *err)
 	return 0;
 }
 
+/* ---- steps 4, 5, 7: the signatures, and the checks that need no collateral ---- */
+
+/* The quote header checks done right after decoding. */
+static int check_quote_header(const struct tdx_quote *q, struct err *err)
+{
+	if (memcmp(q->qe_vendor_id, INTEL_QE_VENDOR_ID, 16) != 0)
+		return err_set(err, "Unknown QE vendor ID");
+	if (q->att_key_type != ATTESTATION_KEY_TYPE_P256)
+		return err_set(err, "Unsupported DCAP attestation key type %u", q->att_key_type);
+	return 0;
+}
+
+/* Steps 4 and 5: the QE report is signed by the PCK key, and its report data
+ * is SHA-256(attestation key || QE auth data). */
+static int check_qe_report(const struct tdx_quote *q, EVP_PKEY *pck_key, struct err *err)
+{
+	uint8_t msg[64 + QE_AUTH_DATA_LEN], hash[32];
+	if (ecdsa_verify_raw(pck_key, q->qe_report_raw, 384, q->qe_report_signature, 64) != 1)
+		return err_set(err, "Signature is invalid for qe_report in quote");
+	if (q->qe_auth_data_len != QE_AUTH_DATA_LEN)
+		return err_set(err, "Invalid QE auth data length");
+	memcpy(msg, q->attest_key, 64);
+	memcpy(msg + 64, q->qe_auth_data, QE_AUTH_DATA_LEN);
+	if (sha256(msg, sizeof msg, hash) < 0)
+		return err_set(err, "SHA-256 of the QE report data failed");
+	if (memcmp(hash, q->qe_report.report_data, 32) != 0)
+		return err_set(err, "QE report hash mismatch");
+	return 0;
+}
+
+/* Step 7: the quote is signed by the attestation key. */
+static int check_quote_signature(const struct tdx_quote *q, struct err *err)
+{
+	EVP_PKEY *att = p256_from_xy(q->attest_key);
+	int ok = ecdsa_verify_raw(att, q->signed_data, q->signed_len, q->signature, 64);
+	EVP_PKEY_free(att);
+	return ok == 1 ? 0 : err_set(err, "ISV enclave report signature is invalid");
+}
+
+int dcap_precheck(const struct dcap_verifier *v, const uint8_t *quote, size_t len, struct err *err)
+{
+	struct tdx_quote q;
+	struct chain_check c;
+	struct pck_ext ext;
+	STACK_OF(X509) *certs = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	EVP_PKEY *key = NULL;
+	int rc = -1;
+
+	TRY(quote_parse(quote, len, &q, err));
+	TRY(check_quote_header(&q, err));
+	if (q.cert_data_type != 5)
+		return err_set(err,
+			       "Unsupported DCAP PCK cert format: %u (a PEM chain, type 5, is "
+			       "needed)",
+			       q.cert_data_type);
+	memset(&c, 0, sizeof c);
+	if (!(certs = chain_certs(q.cert_data, q.cert_data_len, "PCK", " from quote", &c)))
+		return err_set(err, "%s", c.err);
+	if (!(ctx = verify_path(v->store, NULL, certs, "PCK", "PCK certificate", &c))) {
+		err_set(err, "%s", c.err);
+		goto out;
+	}
+	X509 *leaf = sk_X509_value(certs, 0);
+	if (parse_pck_extension(leaf, &ext, c.err, sizeof c.err) < 0) {
+		err_set(err, "%s", c.err);
+		goto out;
+	}
+	if (!(key = X509_get_pubkey(leaf))) {
+		err_set(err, "PCK certificate has no usable key");
+		goto out;
+	}
+	if (check_qe_report(&q, key, err) < 0 || check_quote_signature(&q, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	X509_STORE_CTX_free(ctx);
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
 /* ---- the verification --------------------------------------------------------- */
 
 int dcap_verify_loaded(const struct dcap_verifier *v, const uint8_t *quote, size_t len,
@@ -1446,8 +1564,6 @@ int dcap_verify_loaded(const struct dcap_verifier *v, const uint8_t *quote, size
 	struct pck_info pck;
 	struct dcap_tcb_result plat, qe;
 	enum dcap_tcb_status plat_st, qe_st, final_st;
-	EVP_PKEY *att = NULL;
-	uint8_t hash[32];
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
@@ -1459,44 +1575,22 @@ int dcap_verify_loaded(const struct dcap_verifier *v, const uint8_t *quote, size
 	TRY(eval_step0(l, now, err));
 	/* quote decoding and header checks */
 	TRY(quote_parse(quote, len, &q, err));
-	if (memcmp(q.qe_vendor_id, INTEL_QE_VENDOR_ID, 16) != 0)
-		return err_set(err, "Unknown QE vendor ID");
-	if (q.att_key_type != ATTESTATION_KEY_TYPE_P256)
-		return err_set(err, "Unsupported DCAP attestation key type %u", q.att_key_type);
+	TRY(check_quote_header(&q, err));
 	/* steps 1 and 2: TCB info and QE identity */
 	TRY(eval_collateral_docs(l, now, err));
 	/* step 3: PCK chain */
 	if (pck_get(l, &q, now, &pck, err) < 0)
 		goto out;
-	/* step 4: the QE report is signed by the PCK key */
-	if (ecdsa_verify_raw(pck.key, q.qe_report_raw, 384, q.qe_report_signature, 64) != 1) {
-		err_set(err, "Signature is invalid for qe_report in quote");
+	/* steps 4 and 5: the QE report is signed by the PCK key and binds the
+	 * attestation key */
+	if (check_qe_report(&q, pck.key, err) < 0)
 		goto out;
-	}
-	/* step 5: the QE report binds the attestation key */
-	if (q.qe_auth_data_len != QE_AUTH_DATA_LEN) {
-		err_set(err, "Invalid QE auth data length");
-		goto out;
-	}
-	{
-		uint8_t msg[64 + QE_AUTH_DATA_LEN];
-		memcpy(msg, q.attest_key, 64);
-		memcpy(msg + 64, q.qe_auth_data, QE_AUTH_DATA_LEN);
-		if (sha256(msg, sizeof msg, hash) < 0 ||
-		    memcmp(hash, q.qe_report.report_data, 32)) {
-			err_set(err, "QE report hash mismatch");
-			goto out;
-		}
-	}
 	/* step 6: QE identity policy and QE TCB */
 	if (qe_policy(&q.qe_report, &l->qe, &qe, &qe_st, err) < 0)
 		goto out;
 	/* step 7: the quote is signed by the attestation key */
-	att = p256_from_xy(q.attest_key);
-	if (ecdsa_verify_raw(att, q.signed_data, q.signed_len, q.signature, 64) != 1) {
-		err_set(err, "ISV enclave report signature is invalid");
+	if (check_quote_signature(&q, err) < 0)
 		goto out;
-	}
 	/* step 8: platform TCB (with the TDX module) */
 	if (platform_tcb(&l->tcb, &q.report, &pck.ext, &plat, &plat_st, err) < 0)
 		goto out;
@@ -1535,7 +1629,6 @@ out:
 		out->platform = zero;
 		out->qe = zero;
 	}
-	EVP_PKEY_free(att);
 	EVP_PKEY_free(pck.key);
 	return rc;
 }

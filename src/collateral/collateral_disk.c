@@ -187,8 +187,8 @@ int collateral_disk_read(const char *dir, const struct collateral_source_key *ke
 	} else {
 		/* Pre-filled: plain QuoteCollateralV3 JSON. */
 		if (collateral_parse((const char *)text.p, text.len, c, err) < 0 ||
-		    collateral_check_fmspc((const char *)c->tcb_info.p, c->tcb_info.len, key,
-					   err) < 0)
+		    collateral_check_fmspc((const char *)c->tcb_info.p, c->tcb_info.len, key, err) <
+			0)
 			goto out;
 		snprintf(m->origin, sizeof m->origin, "file");
 		m->fetched_at = (int64_t)st.st_mtime;
@@ -228,4 +228,3 @@ int collateral_disk_parse_name(const char *name, struct collateral_source_key *k
 		   ? 0
 		   : -1;
 }
-

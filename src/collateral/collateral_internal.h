@@ -69,8 +69,8 @@ int collateral_pccs_fetch(struct collateral_pccs *p, const struct collateral_sou
 int collateral_raw_assemble(const struct collateral_raw *r, const struct collateral_source_key *key,
 			    struct dcap_collateral *c, struct err *err);
 /* tcbInfo.fmspc names the key's FMSPC. */
-int collateral_check_fmspc(const char *tcb_info, size_t len, const struct collateral_source_key *key,
-			   struct err *err);
+int collateral_check_fmspc(const char *tcb_info, size_t len,
+			   const struct collateral_source_key *key, struct err *err);
 
 /* ---- collateral_disk.c ---- */
 

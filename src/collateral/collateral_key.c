@@ -142,7 +142,8 @@ int collateral_source_pem_key(const char *pem, size_t len, struct collateral_sou
 	return rc;
 }
 
-int collateral_quote_pck_chain(const uint8_t *quote, size_t len, struct tdx_quote *q, struct err *err)
+int collateral_quote_pck_chain(const uint8_t *quote, size_t len, struct tdx_quote *q,
+			       struct err *err)
 {
 	TRY(quote_parse(quote, len, q, err));
 	if (!q->pck_chain_pem || q->pck_chain_len == 0)

@@ -218,8 +218,8 @@ static int crl_to_der(const uint8_t *p, size_t n, struct buf *out, const char *w
 
 /* Checks that tcbInfo.fmspc names the key's FMSPC (a PCCS bug or a misnamed
  * cache file must not file collateral under the wrong platform). */
-int collateral_check_fmspc(const char *tcb_info, size_t len, const struct collateral_source_key *key,
-		       struct err *err)
+int collateral_check_fmspc(const char *tcb_info, size_t len,
+			   const struct collateral_source_key *key, struct err *err)
 {
 	json_error_t je;
 	json_t *t = json_loadb(tcb_info, len, JSON_REJECT_DUPLICATES, &je);
@@ -272,7 +272,7 @@ out:
 }
 
 int collateral_raw_assemble(const struct collateral_raw *r, const struct collateral_source_key *key,
-		    struct dcap_collateral *c, struct err *err)
+			    struct dcap_collateral *c, struct err *err)
 {
 	collateral_init(c);
 	if (cut_signed(&r->tcb_body, "tcbInfo", "TCB info", &c->tcb_info, &c->tcb_info_signature,
@@ -318,7 +318,8 @@ static void count_request(struct collateral_pccs *s)
 
 /* GET url; 0 with a 200 response, else -1 with "<what>: <reason>". */
 static int http_get(struct collateral_pccs *s, struct http_client *c, const char *url,
-		    const char *what, struct collateral_raw *r, struct http_response *resp, struct err *err)
+		    const char *what, struct collateral_raw *r, struct http_response *resp,
+		    struct err *err)
 {
 	struct http_request req = {
 	    .method = "GET",
@@ -372,8 +373,8 @@ static int build_url(char *out, const char *base, const char *path, const char *
 	return 0;
 }
 
-static int fetch_root_crl_pccs(struct collateral_pccs *s, struct http_client *c, struct collateral_raw *r,
-			       struct err *err)
+static int fetch_root_crl_pccs(struct collateral_pccs *s, struct http_client *c,
+			       struct collateral_raw *r, struct err *err)
 {
 	char url[COLLATERAL_URL_MAX];
 	struct http_response resp;
@@ -386,8 +387,8 @@ static int fetch_root_crl_pccs(struct collateral_pccs *s, struct http_client *c,
 	return rc;
 }
 
-static int fetch_root_crl_cdp(struct collateral_pccs *s, struct http_client *c, struct collateral_raw *r,
-			      struct err *err)
+static int fetch_root_crl_cdp(struct collateral_pccs *s, struct http_client *c,
+			      struct collateral_raw *r, struct err *err)
 {
 	struct http_response resp;
 	if (!s->cdp[0])
@@ -403,8 +404,8 @@ static int fetch_root_crl_cdp(struct collateral_pccs *s, struct http_client *c, 
 }
 
 /* PCCS route and distribution point, the one that worked last time first. */
-static int fetch_root_crl(struct collateral_pccs *s, struct http_client *c, struct collateral_raw *r,
-			  struct err *err)
+static int fetch_root_crl(struct collateral_pccs *s, struct http_client *c,
+			  struct collateral_raw *r, struct err *err)
 {
 	struct err e1, e2;
 	pthread_mutex_lock(&s->mu);
@@ -427,7 +428,7 @@ static int fetch_root_crl(struct collateral_pccs *s, struct http_client *c, stru
 }
 
 int collateral_pccs_fetch(struct collateral_pccs *s, const struct collateral_source_key *key,
-		     struct collateral_raw *r, struct err *err)
+			  struct collateral_raw *r, struct err *err)
 {
 	struct http_client_opts co = {.proxy = s->proxy, .follow_redirects = 1};
 	struct http_client *c;
@@ -559,9 +560,9 @@ int collateral_pccs_init(struct collateral_pccs *p, const struct collateral_sour
 	log_url_origin(p->base, p->origin, sizeof p->origin);
 	if (o->root_crl_url && o->root_crl_url[0]) {
 		if (!http_url(o->root_crl_url) || strlen(o->root_crl_url) >= sizeof p->cdp)
-			return err_set(err,
-				       "root CA CRL URL must be http(s):// and shorter than %d bytes",
-				       COLLATERAL_URL_MAX);
+			return err_set(
+			    err, "root CA CRL URL must be http(s):// and shorter than %d bytes",
+			    COLLATERAL_URL_MAX);
 		snprintf(p->cdp, sizeof p->cdp, "%s", o->root_crl_url);
 	} else {
 		anchor_cdp(anchor, p->cdp, sizeof p->cdp);

@@ -84,8 +84,9 @@ struct entry {
 	/* Single flight: the thread that set `fetching` is the only one that may
 	 * replace `cur` until it clears it. */
 	int fetching;
-	int waiters;  /* threads waiting on this entry (it is not evicted meanwhile) */
-	uint64_t gen; /* bumped by install and note_failure: an outcome to share */
+	int waiters;	/* threads waiting on this entry (it is not evicted meanwhile) */
+	int disk_tried; /* the request path read the cache directory for it */
+	uint64_t gen;	/* bumped by install and note_failure: an outcome to share */
 };
 
 struct collateral_source {
@@ -102,7 +103,7 @@ struct collateral_source {
 	X509_STORE *anchor_store; /* for the PCK chain gate before a fetch */
 
 	pthread_mutex_t mu;
-	pthread_cond_t done; /* a fetch completed */
+	pthread_cond_t done; /* a fetch completed (CLOCK_MONOTONIC) */
 	pthread_cond_t wake; /* the refresh thread (CLOCK_MONOTONIC) */
 	struct entry **e;
 	size_t n;
@@ -660,6 +661,143 @@ int collateral_source_get(struct collateral_source *s, const uint8_t *quote, siz
 	return get_impl(s, &key, now, q.pck_chain_pem, q.pck_chain_len, out, err);
 }
 
+/* ---- the request path: cache only ------------------------------------------------ */
+
+static void deadline_after(long ms, struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Under s->mu: the disk cache for an entry nobody is filling (local I/O, no
+ * network); installs what it finds, like fill() without the PCCS. */
+static void fill_from_disk(struct collateral_source *s, struct entry *e, int64_t now)
+{
+	struct snap *p = NULL;
+	struct err why;
+	char fm[13];
+	if (!s->cache_dir[0] || e->fetching || e->disk_tried)
+		return;
+	e->fetching = 1;
+	e->disk_tried = 1;
+	pthread_mutex_unlock(&s->mu);
+	int d = disk_read(s, &e->key, now, &p, &why);
+	if (d < 0 && !p) {
+		collateral_fmspc_hex(&e->key, fm);
+		log_warn("collateral cache file ignored fmspc=%s ca=%s error=\"%s\"", fm,
+			 collateral_source_ca_name(e->key.ca), why.msg);
+	}
+	pthread_mutex_lock(&s->mu);
+	if (p && (d == 0 || !e->cur)) {
+		install(s, e, p, now_clock(s));
+		if (d == 0)
+			s->stats.disk_loads++;
+	} else if (p) {
+		snap_unref(p);
+	}
+	e->fetching = 0;
+	pthread_cond_broadcast(&s->done);
+}
+
+static int get_cached_impl(struct collateral_source *s, const struct collateral_source_key *key,
+			   int64_t now, const char *pck_pem, size_t pck_len, long wait_ms,
+			   struct dcap_loaded **out, struct err *err)
+{
+	struct timespec deadline;
+	struct entry *e;
+	char fm[13], why[ERR_MAX];
+	int rc;
+
+	*out = NULL;
+	deadline_after(wait_ms > 0 ? wait_ms : 0, &deadline);
+	pthread_mutex_lock(&s->mu);
+	if (!(e = find(s, key)) && !(e = add(s, key, now, err))) {
+		pthread_mutex_unlock(&s->mu);
+		return -1;
+	}
+	if (usable(e, now)) {
+		s->stats.memory_hits++;
+		return hand_out(s, e, now, out, err);
+	}
+	e->waiters++;
+	fill_from_disk(s, e, now);
+	if (usable(e, now)) {
+		e->waiters--;
+		return hand_out(s, e, now, out, err);
+	}
+	int64_t t = now_clock(s);
+	if (!e->fetching && e->fail_until && t < e->fail_until) {
+		snprintf(why, sizeof why, "%s", e->last_err);
+		e->waiters--;
+		rc = closed(s, e, now, why, err);
+		pthread_mutex_unlock(&s->mu);
+		return rc;
+	}
+	if (!s->thread_started) {
+		e->waiters--;
+		rc = closed(s, e, now, "the collateral refresher is not running", err);
+		pthread_mutex_unlock(&s->mu);
+		return rc;
+	}
+	if (pck_pem) {
+		/* outside the lock: a chain check costs ~100 µs */
+		pthread_mutex_unlock(&s->mu);
+		rc = pck_chain_gate(s, pck_pem, pck_len, err);
+		pthread_mutex_lock(&s->mu);
+		if (rc < 0) {
+			e->waiters--;
+			pthread_mutex_unlock(&s->mu);
+			return -1;
+		}
+	}
+	/* ask the refresher (single flight: a fetch in progress is the answer) */
+	uint64_t gen = e->gen;
+	if (!e->fetching && (!e->refresh_at || e->refresh_at > t)) {
+		e->refresh_at = t;
+		s->kicked = 1;
+		pthread_cond_signal(&s->wake);
+	}
+	rc = 0;
+	while (!usable(e, now) && (e->gen == gen || e->fetching) && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&s->done, &s->mu, &deadline);
+	e->waiters--;
+	if (usable(e, now))
+		return hand_out(s, e, now, out, err);
+	if (e->gen != gen && e->last_err[0]) {
+		snprintf(why, sizeof why, "%s", e->last_err);
+		rc = closed(s, e, now, why, err);
+	} else if (e->gen != gen) {
+		rc = closed(s, e, now, "the cached collateral is not valid at this time", err);
+	} else {
+		collateral_fmspc_hex(key, fm);
+		rc = err_set(err,
+			     COLLATERAL_SOURCE_BUSY
+			     ": collateral for FMSPC %s (%s CA) is being fetched from %s and "
+			     "was not ready within %ld ms; try again",
+			     fm, collateral_source_ca_name(key->ca), s->origin, wait_ms);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int collateral_source_get_cached(struct collateral_source *s, const uint8_t *quote, size_t len,
+				 int64_t now, long wait_ms, struct dcap_loaded **out,
+				 struct err *err)
+{
+	struct tdx_quote q;
+	struct collateral_source_key key;
+	*out = NULL;
+	if (collateral_quote_pck_chain(quote, len, &q, err) < 0 ||
+	    chain_key(s, q.pck_chain_pem, q.pck_chain_len, &key, err) < 0)
+		return err_wrap(err, "cannot tell which collateral the quote needs");
+	return get_cached_impl(s, &key, now, q.pck_chain_pem, q.pck_chain_len, wait_ms, out, err);
+}
+
 /* ---- background refresh ----------------------------------------------------------- */
 
 /* Renews one entry at clock time t (e->fetching held by the caller). */
@@ -699,7 +837,7 @@ static void refresh_one(struct collateral_source *s, struct entry *e, int64_t t)
 		fmt_time(e->refresh_at, retry);
 	}
 	int expired = rc < 0 && e->cur && t > e->cur->until;
-	int held = e->cur != NULL;
+	int held = e->cur != NULL, first = e->failures == 1;
 	pthread_mutex_unlock(&s->mu);
 
 	if (rc == 0) {
@@ -708,9 +846,9 @@ static void refresh_one(struct collateral_source *s, struct entry *e, int64_t t)
 		if (installed)
 			write_through(s, &e->key, &r, p);
 	} else if (!held) {
-		log_warn("collateral fetch retry failed; quotes of this platform are refused "
+		log_warn("collateral fetch %sfailed; quotes of this platform are refused "
 			 "fmspc=%s ca=%s origin=%s next_try=%s error=\"%s\"",
-			 fm, ca, s->origin, retry, why.msg);
+			 first ? "" : "retry ", fm, ca, s->origin, retry, why.msg);
 	} else if (expired) {
 		log_err("collateral expired and refresh failed; quotes of this platform are "
 			"refused fmspc=%s ca=%s origin=%s valid_until=%s next_try=%s error=\"%s\"",
@@ -908,9 +1046,9 @@ struct collateral_source *collateral_source_new(const struct collateral_source_o
 		return NULL;
 	}
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->done, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->done, &ca);
 	pthread_cond_init(&s->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	s->v = v;

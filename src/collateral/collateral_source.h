@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #define COLLATERAL_SOURCE_DEFAULT_PCCS "https://pccs.phala.network"
+/* How a "not fetched in time" message of collateral_source_get_cached starts. */
+#define COLLATERAL_SOURCE_BUSY "busy"
 
 /* Which PCK CA issued the PCK leaf: selects the PCK CRL (attestation §2.1). */
 enum collateral_source_ca {
@@ -107,7 +109,20 @@ void collateral_source_free(struct collateral_source *s);
  */
 int collateral_source_get(struct collateral_source *s, const uint8_t *quote, size_t len,
 			  int64_t now, struct dcap_loaded **out, struct err *err);
-/* The same for a known key (no PCK chain check before fetching). */
+/*
+ * The request path: collateral from the cache only, never fetched in the
+ * caller's thread. Memory, then (once per key) the cache directory; on a miss
+ * the quote's PCK chain must lead to the trust anchor, then the background
+ * refresher is asked to fetch the key (single flight: a fetch in progress is
+ * shared) and the caller waits for its outcome at most wait_ms. Fails with a
+ * message starting "busy: " when the fetch is not done in time, with the
+ * fetch's error when it failed (and, for fail_cooldown_s after that, without
+ * asking again), and when the refresher is not running (collateral_source_start).
+ */
+int collateral_source_get_cached(struct collateral_source *s, const uint8_t *quote, size_t len,
+				 int64_t now, long wait_ms, struct dcap_loaded **out,
+				 struct err *err);
+/* The same as collateral_source_get for a known key (no PCK chain check before fetching). */
 int collateral_source_get_key(struct collateral_source *s, const struct collateral_source_key *key,
 			      int64_t now, struct dcap_loaded **out, struct err *err);
 

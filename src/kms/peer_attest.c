@@ -3,6 +3,8 @@
  * (peer_attest.h). spec: kms-protocol §2.5 (every method, GetMeta included),
  * §9.3–9.5. Fails closed: an attestation that is present but cannot be
  * verified (no collateral, bad binding, stale TCB data) rejects the request.
+ * Never fetches: the checks that need no collateral run first, then the
+ * collateral comes from the source's cache, filled by its refresher.
  */
 #include "kms/peer_attest.h"
 
@@ -46,7 +48,7 @@ int peer_attest_verify(const struct peer_attest *pa, X509 *cert, int64_t now,
 	if (found == 0)
 		return 0;
 	struct dcap_loaded *loaded = NULL;
-	int rc = -1;
+	int rc = -1, busy = 0;
 	if (ratls_check_binding(&out->att, cert, err) < 0)
 		goto out;
 	if (out->att.platform != ATT_PLATFORM_TDX) {
@@ -57,9 +59,18 @@ int peer_attest_verify(const struct peer_attest *pa, X509 *cert, int64_t now,
 		err_set(err, "no collateral source configured");
 		goto out;
 	}
-	if (collateral_source_get(pa->collateral, out->att.quote.p, out->att.quote.len, now,
-				  &loaded, err) < 0 ||
-	    dcap_verify_loaded(pa->verifier, out->att.quote.p, out->att.quote.len, loaded, now,
+	/* what needs no collateral first: a quote that fails here never makes
+	 * the KMS fetch (attestation §2.5) */
+	if (dcap_precheck(pa->verifier, out->att.quote.p, out->att.quote.len, err) < 0)
+		goto out;
+	/* collateral from the cache; a miss waits, bounded, for the refresher */
+	if (collateral_source_get_cached(pa->collateral, out->att.quote.p, out->att.quote.len, now,
+					 pa->collateral_wait_ms, &loaded, err) < 0) {
+		if (strncmp(err->msg, COLLATERAL_SOURCE_BUSY, strlen(COLLATERAL_SOURCE_BUSY)) == 0)
+			busy = 1;
+		goto out;
+	}
+	if (dcap_verify_loaded(pa->verifier, out->att.quote.p, out->att.quote.len, loaded, now,
 			       &out->dcap, err) < 0 ||
 	    appinfo_verify_local(&out->att, &out->dcap.report, err) < 0)
 		goto out;
@@ -69,7 +80,8 @@ out:
 		dcap_loaded_release(loaded);
 	if (rc < 0) {
 		verified_peer_free(out);
-		return err_wrap(err, "invalid quote");
+		/* not the caller's fault: answered "busy: ...", not "invalid quote" */
+		return busy ? -1 : err_wrap(err, "invalid quote");
 	}
 	return rc;
 }
