@@ -7,6 +7,7 @@
  */
 #include "attest/collateral.h"
 
+#include "util/date.h"
 #include "util/hex.h"
 
 #include <jansson.h>
@@ -218,17 +219,6 @@ static int digits(const char *s, int n, int *out)
 	return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's method). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int days_in_month(int y, int m)
 {
 	static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -271,7 +261,7 @@ int collateral_parse_rfc3339(const char *s, int64_t *out)
 	}
 	if (i != n)
 		return -1;
-	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	int64_t t = date_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
 	*out = t - sign * (oh * 3600 + om * 60);
 	return 0;
 }

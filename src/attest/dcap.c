@@ -10,7 +10,10 @@
  */
 #include "attest/dcap.h"
 
+#include "attest/pck_ext.h"
+#include "crypto/cert.h"
 #include "util/buf.h"
+#include "util/date.h"
 #include "util/hex.h"
 #include "util/reader.h"
 
@@ -54,47 +57,16 @@ static void sfmt(char *dst, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int asn1_time_unix(const ASN1_TIME *t, int64_t *out)
 {
-	struct tm tm;
-	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-		return -1;
-	*out = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * 86400 +
-	       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
-	return 0;
+	return cert_asn1_time_unix(t, out);
 }
 
+/* RFC 3339, or "@<seconds>" outside years 1..9999. */
 static void fmt_time(int64_t t, char out[32])
 {
-	if (t < -62135596800LL || t > 253402300799LL) { /* outside years 1..9999 */
+	if (date_format_rfc3339(t, out) < 0)
 		sfmt(out, 32, "@%lld", (long long)t);
-		return;
-	}
-	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-	int64_t secs = t - days * 86400;
-	/* civil_from_days (Hinnant) */
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int64_t d = doy - (153 * mp + 2) / 5 + 1;
-	int64_t m = mp < 10 ? mp + 3 : mp - 9;
-	int64_t y = yoe + era * 400 + (m <= 2);
-	sfmt(out, 32, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y, (long long)m,
-	     (long long)d, (long long)(secs / 3600), (long long)(secs / 60 % 60),
-	     (long long)(secs % 60));
 }
 
 static void name_text(const X509_NAME *n, char out[NAME_LEN])
@@ -230,42 +202,14 @@ static int cert_time_of(X509 *x, struct cert_time *t)
 	return 0;
 }
 
-/* Certificates of a PEM text, in order. NUL bytes and text between blocks are
- * ignored (quotes NUL-terminate their PEM). */
+/* Certificates of a PEM text, in order (at most MAX_PEM_CERTS). */
 static STACK_OF(X509) * pem_certs(const uint8_t *pem, size_t len, char *why, size_t why_len)
 {
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	BIO *b = NULL;
-	X509 *x;
-
-	if (sk && len == 0)
-		return sk;
-	if (!sk || len > INT32_MAX || !(b = BIO_new_mem_buf(pem, (int)len))) {
-		sfmt(why, why_len, "out of memory or chain too large");
-		goto fail;
-	}
-	ERR_clear_error();
-	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-		if (sk_X509_num(sk) >= MAX_PEM_CERTS || !sk_X509_push(sk, x)) {
-			X509_free(x);
-			sfmt(why, why_len, "more than %d certificates", MAX_PEM_CERTS);
-			goto fail;
-		}
-	}
-	unsigned long e = ERR_peek_last_error();
-	if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
-		sfmt(why, why_len, "malformed PEM or certificate: %s",
-		     ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "unknown");
-		goto fail;
-	}
-	ERR_clear_error();
-	BIO_free(b);
+	struct err e = {{0}};
+	STACK_OF(X509) *sk = cert_chain_from_pem(pem, len, MAX_PEM_CERTS, &e);
+	if (!sk)
+		sfmt(why, why_len, "%s", e.msg);
 	return sk;
-fail:
-	ERR_clear_error();
-	BIO_free(b);
-	sk_X509_pop_free(sk, X509_free);
-	return NULL;
 }
 
 /* The first CRL (root CRL, then PCK CRL — webpki's order) issued by the
@@ -522,175 +466,6 @@ static void chain_window(const struct chain_check *c, int64_t *from, int64_t *un
 		if (c->crl[i].next - 1 < *until)
 			*until = c->crl[i].next - 1;
 	}
-}
-
-/* ---- PCK certificate SGX extension (spec §1.4) -------------------------------- */
-
-static const uint8_t OID_SGX[] = {0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01};
-#define OID_SGX_LEN sizeof OID_SGX
-
-struct tlv {
-	uint8_t tag;
-	const uint8_t *v;
-	size_t len;
-};
-
-/* One DER TLV: single-byte tag, definite minimal length. */
-static int der_next(struct reader *r, struct tlv *t)
-{
-	uint8_t l0;
-	size_t len = 0;
-	if (rd_u8(r, &t->tag) < 0 || (t->tag & 0x1f) == 0x1f || rd_u8(r, &l0) < 0)
-		return -1;
-	if (l0 < 0x80) {
-		len = l0;
-	} else {
-		size_t nb = l0 & 0x7f;
-		if (nb == 0 || nb > 4)
-			return -1;
-		for (size_t i = 0; i < nb; i++) {
-			uint8_t b;
-			if (rd_u8(r, &b) < 0 || (i == 0 && b == 0))
-				return -1;
-			len = len << 8 | b;
-		}
-		if (len < 0x80)
-			return -1;
-	}
-	return rd_bytes(r, len, &t->v) < 0 ? -1 : (t->len = len, 0);
-}
-
-/* Value of the {OID, value} entry whose OID is base.sub[.sub2] inside the
- * SEQUENCE seq. 1 found, 0 absent, -1 malformed. */
-static int ext_lookup(const struct tlv *seq, const uint8_t *oid, size_t oid_len, struct tlv *out)
-{
-	struct reader r;
-	if (seq->tag != 0x30)
-		return -1;
-	reader_init(&r, seq->v, seq->len);
-	while (rd_left(&r)) {
-		struct tlv entry, name, value;
-		struct reader er;
-		if (der_next(&r, &entry) < 0 || entry.tag != 0x30)
-			return -1;
-		reader_init(&er, entry.v, entry.len);
-		if (der_next(&er, &name) < 0 || der_next(&er, &value) < 0)
-			return -1;
-		if (name.len == oid_len && memcmp(name.v, oid, oid_len) == 0) {
-			*out = value;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static int ext_get(const struct tlv *top, const uint8_t *path1, size_t n1, const uint8_t *path2,
-		   size_t n2, struct tlv *out, const char *field, char *why, size_t why_len)
-{
-	struct tlv mid;
-	int rc = ext_lookup(top, path1, n1, path2 ? &mid : out);
-	if (rc == 1 && path2)
-		rc = ext_lookup(&mid, path2, n2, out);
-	if (rc < 0)
-		sfmt(why, why_len, "Intel SGX extension is malformed (at %s)", field);
-	else if (rc == 0)
-		sfmt(why, why_len, "Intel SGX extension has no %s", field);
-	return rc == 1 ? 0 : -1;
-}
-
-struct pck_ext {
-	uint8_t ppid[16], cpu_svn[16], fmspc[6], pce_id[2];
-	uint16_t pce_svn;
-};
-
-static int parse_pck_extension(X509 *leaf, struct pck_ext *e, char *why, size_t why_len)
-{
-	ASN1_OBJECT *obj = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
-	int idx = obj ? X509_get_ext_by_OBJ(leaf, obj, -1) : -1;
-	int dup = idx >= 0 ? X509_get_ext_by_OBJ(leaf, obj, idx) : -1;
-	ASN1_OBJECT_free(obj);
-	if (idx < 0) {
-		sfmt(why, why_len, "Intel extension not found in the PCK certificate");
-		return -1;
-	}
-	if (dup >= 0) {
-		sfmt(why, why_len, "Intel extension appears more than once");
-		return -1;
-	}
-	ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(X509_get_ext(leaf, idx));
-	struct reader r;
-	struct tlv top, v;
-	reader_init(&r, ASN1_STRING_get0_data(os), (size_t)ASN1_STRING_length(os));
-	if (der_next(&r, &top) < 0 || rd_left(&r) != 0 || top.tag != 0x30) {
-		sfmt(why, why_len, "Intel SGX extension is not a DER SEQUENCE");
-		return -1;
-	}
-	uint8_t o[OID_SGX_LEN + 2];
-	memcpy(o, OID_SGX, OID_SGX_LEN);
-	const uint8_t *oid1 = o; /* base.N */
-	uint8_t o2[OID_SGX_LEN + 2];
-	memcpy(o2, OID_SGX, OID_SGX_LEN);
-	o2[OID_SGX_LEN] = 0x02;
-
-	o[OID_SGX_LEN] = 0x01; /* PPID */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, NULL, 0, &v, "PPID", why, why_len) < 0)
-		return -1;
-	if (v.len != sizeof e->ppid) {
-		sfmt(why, why_len, "PPID length mismatch (%zu bytes)", v.len);
-		return -1;
-	}
-	memcpy(e->ppid, v.v, v.len);
-
-	o[OID_SGX_LEN] = 0x02;	    /* TCB */
-	o2[OID_SGX_LEN + 1] = 0x12; /* .2.18 CPUSVN */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, o2, OID_SGX_LEN + 2, &v, "CPUSVN", why, why_len) <
-	    0)
-		return -1;
-	if (v.len != sizeof e->cpu_svn) {
-		sfmt(why, why_len, "CpuSvn length mismatch");
-		return -1;
-	}
-	memcpy(e->cpu_svn, v.v, v.len);
-
-	o2[OID_SGX_LEN + 1] = 0x11; /* .2.17 PCESVN */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, o2, OID_SGX_LEN + 2, &v, "PCESVN", why, why_len) <
-	    0)
-		return -1;
-	if (v.len == 1) {
-		e->pce_svn = v.v[0];
-	} else if (v.len == 2) {
-		e->pce_svn = (uint16_t)(v.v[0] << 8 | v.v[1]);
-	} else {
-		sfmt(why, why_len, "PceSvn length mismatch");
-		return -1;
-	}
-
-	o[OID_SGX_LEN] = 0x03; /* PCE-ID */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, NULL, 0, &v, "PCE-ID", why, why_len) < 0)
-		return -1;
-	if (v.len != sizeof e->pce_id) {
-		sfmt(why, why_len, "PCE-ID length mismatch");
-		return -1;
-	}
-	memcpy(e->pce_id, v.v, v.len);
-
-	o[OID_SGX_LEN] = 0x04; /* FMSPC */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, NULL, 0, &v, "FMSPC", why, why_len) < 0)
-		return -1;
-	if (v.len != sizeof e->fmspc) {
-		sfmt(why, why_len, "Fmspc length mismatch");
-		return -1;
-	}
-	memcpy(e->fmspc, v.v, v.len);
-
-	o[OID_SGX_LEN] = 0x05; /* SGX type (ENUMERATED) */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, NULL, 0, &v, "SGX type", why, why_len) < 0)
-		return -1;
-	if (v.len != 1 && v.len != 2) {
-		sfmt(why, why_len, "Unexpected ENUMERATED length");
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- verifier, loaded collateral, caches ------------------------------------- */
@@ -1109,7 +884,7 @@ static void pck_info_compute(struct dcap_loaded *l, const uint8_t *pem, size_t l
 	if (!certs)
 		return;
 	X509 *leaf = sk_X509_value(certs, 0);
-	if (parse_pck_extension(leaf, &pi->ext, pi->ext_err, sizeof pi->ext_err) == 0) {
+	if (pck_ext_parse(leaf, &pi->ext, pi->ext_err, sizeof pi->ext_err) == 0) {
 		pi->key = X509_get_pubkey(leaf);
 		if (!pi->key)
 			sfmt(pi->ext_err, sizeof pi->ext_err, "PCK certificate has no usable key");
@@ -1536,7 +1311,7 @@ int dcap_precheck(const struct dcap_verifier *v, const uint8_t *quote, size_t le
 		goto out;
 	}
 	X509 *leaf = sk_X509_value(certs, 0);
-	if (parse_pck_extension(leaf, &ext, c.err, sizeof c.err) < 0) {
+	if (pck_ext_parse(leaf, &ext, c.err, sizeof c.err) < 0) {
 		err_set(err, "%s", c.err);
 		goto out;
 	}

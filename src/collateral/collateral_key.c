@@ -5,6 +5,7 @@
  */
 #include "collateral/collateral_internal.h"
 
+#include "attest/pck_ext.h"
 #include "attest/quote.h"
 
 #include <limits.h>
@@ -13,9 +14,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <string.h>
-
-#define OID_SGX_EXT "1.2.840.113741.1.13.1"
-#define OID_SGX_FMSPC "1.2.840.113741.1.13.1.4"
 
 const char *collateral_source_ca_name(enum collateral_source_ca ca)
 {
@@ -44,70 +42,17 @@ static int bytes_contain(const void *hay, size_t n, const char *needle)
 
 static int sgx_ext_fmspc(X509 *leaf, uint8_t fmspc[6], struct err *err)
 {
-	ASN1_OBJECT *ext_oid = OBJ_txt2obj(OID_SGX_EXT, 1);
-	ASN1_OBJECT *fm_oid = OBJ_txt2obj(OID_SGX_FMSPC, 1);
-	STACK_OF(ASN1_TYPE) *seq = NULL;
-	int rc = -1, found = 0;
-
-	if (!ext_oid || !fm_oid) {
-		err_openssl(err, "cannot build the SGX extension OIDs");
-		goto out;
-	}
-	int idx = X509_get_ext_by_OBJ(leaf, ext_oid, -1);
-	if (idx < 0) {
-		err_set(err, "PCK certificate has no Intel SGX extension");
-		goto out;
-	}
-	if (X509_get_ext_by_OBJ(leaf, ext_oid, idx) >= 0) {
-		err_set(err, "PCK certificate has the Intel SGX extension twice");
-		goto out;
-	}
-	const ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(X509_get_ext(leaf, idx));
-	const unsigned char *p = ASN1_STRING_get0_data(os);
-	long n = ASN1_STRING_length(os);
-	seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, n);
-	if (!seq || p != ASN1_STRING_get0_data(os) + n) {
-		err_set(err, "PCK certificate SGX extension is not a DER SEQUENCE");
-		goto out;
-	}
-	for (int i = 0; i < sk_ASN1_TYPE_num(seq); i++) {
-		ASN1_TYPE *t = sk_ASN1_TYPE_value(seq, i);
-		if (ASN1_TYPE_get(t) != V_ASN1_SEQUENCE) {
-			err_set(err, "PCK certificate SGX extension: entry %d is not a SEQUENCE",
-				i);
-			goto out;
-		}
-		const unsigned char *q = t->value.sequence->data;
-		long qn = t->value.sequence->length;
-		STACK_OF(ASN1_TYPE) *pair = d2i_ASN1_SEQUENCE_ANY(NULL, &q, qn);
-		int ok = pair && q == t->value.sequence->data + qn && sk_ASN1_TYPE_num(pair) == 2 &&
-			 ASN1_TYPE_get(sk_ASN1_TYPE_value(pair, 0)) == V_ASN1_OBJECT;
-		if (ok && OBJ_cmp(sk_ASN1_TYPE_value(pair, 0)->value.object, fm_oid) == 0) {
-			ASN1_TYPE *v = sk_ASN1_TYPE_value(pair, 1);
-			if (found++ || ASN1_TYPE_get(v) != V_ASN1_OCTET_STRING ||
-			    v->value.octet_string->length != 6) {
-				ok = 0;
-			} else {
-				memcpy(fmspc, v->value.octet_string->data, 6);
-			}
-		}
-		sk_ASN1_TYPE_pop_free(pair, ASN1_TYPE_free);
-		if (!ok) {
-			err_set(err, "PCK certificate SGX extension: malformed entry %d", i);
-			goto out;
-		}
-	}
-	if (!found) {
-		err_set(err, "PCK certificate SGX extension has no FMSPC");
-		goto out;
-	}
-	rc = 0;
-out:
-	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
-	ASN1_OBJECT_free(ext_oid);
-	ASN1_OBJECT_free(fm_oid);
-	ERR_clear_error();
-	return rc;
+	struct pck_ext e;
+	char why[ERR_MAX];
+	int rc = pck_ext_read(leaf, &e, why, sizeof why);
+	if (rc == -2)
+		return err_set(err, "PCK certificate has no Intel SGX extension");
+	if (rc < 0)
+		return err_set(err, "PCK certificate: %s", why);
+	if (e.state[PCK_EXT_FMSPC] != PCK_EXT_OK)
+		return err_set(err, "PCK certificate SGX extension has no valid FMSPC");
+	memcpy(fmspc, e.fmspc, 6);
+	return 0;
 }
 
 static int leaf_key(X509 *leaf, struct collateral_source_key *key, struct err *err)

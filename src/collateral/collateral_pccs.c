@@ -195,15 +195,9 @@ static int crl_to_der(const uint8_t *p, size_t n, struct buf *out, const char *w
 		OPENSSL_free(der);
 		return rc < 0 ? err_set(err, "out of memory") : 0;
 	}
-	size_t a = 0, b = n;
-	while (a < b && is_ws(p[a]))
-		a++;
-	while (b > a && is_ws(p[b - 1]))
-		b--;
-	if (b - a >= 2 && p[a] == '0' && (p[a + 1] == 'x' || p[a + 1] == 'X'))
-		a += 2;
+	struct err why;
 	size_t before = out->len;
-	if (b > a && hex_decode((const char *)p + a, b - a, out) == 0) {
+	if (hex_decode_text(p, n, 0, out, &why) == 0) {
 		q = out->p + before;
 		crl = d2i_X509_CRL(NULL, &q, (long)(out->len - before));
 		int ok = crl && q == out->p + out->len;

@@ -13,6 +13,8 @@
 
 #include "attest/collateral.h"
 #include "attest/quote.h"
+#include "crypto/cert.h"
+#include "util/date.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -41,9 +43,7 @@
 
 static void fmt_time(int64_t t, char out[32])
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-	if (t <= 0 || !gmtime_r(&tt, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (t <= 0 || date_format_rfc3339(t, out) < 0)
 		snprintf(out, 32, "unknown");
 }
 
@@ -170,11 +170,9 @@ static int64_t crl_next_update(const struct buf *der)
 {
 	const unsigned char *p = der->p;
 	X509_CRL *crl = der->len <= INT_MAX ? d2i_X509_CRL(NULL, &p, (long)der->len) : NULL;
-	const ASN1_TIME *nu = crl ? X509_CRL_get0_nextUpdate(crl) : NULL;
-	struct tm tm;
 	int64_t t = -1;
-	if (nu && ASN1_TIME_to_tm(nu, &tm) == 1)
-		t = (int64_t)timegm(&tm);
+	if (crl && cert_asn1_time_unix(X509_CRL_get0_nextUpdate(crl), &t) < 0)
+		t = -1;
 	X509_CRL_free(crl);
 	ERR_clear_error();
 	return t;
@@ -233,23 +231,11 @@ static STACK_OF(X509) * pem_certs(const char *pem, size_t len, struct err *err)
 		err_set(err, "PCK certificate chain is empty or too large");
 		return NULL;
 	}
-	BIO *b = BIO_new_mem_buf(pem, (int)len);
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	X509 *x;
-	if (!b || !sk) {
-		BIO_free(b);
-		sk_X509_free(sk);
-		err_set(err, "out of memory");
+	STACK_OF(X509) *sk = cert_chain_from_pem(pem, len, 0, err);
+	if (!sk) {
+		err_wrap(err, "PCK certificate chain");
 		return NULL;
 	}
-	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-		if (!sk_X509_push(sk, x)) {
-			X509_free(x);
-			break;
-		}
-	}
-	ERR_clear_error();
-	BIO_free(b);
 	if (sk_X509_num(sk) == 0) {
 		sk_X509_free(sk);
 		err_set(err, "PCK certificate chain holds no PEM certificate");
