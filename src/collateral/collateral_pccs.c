@@ -11,6 +11,7 @@
 
 #include "net/http_client.h"
 #include "util/hex.h"
+#include "util/json_scan.h"
 #include "util/log.h"
 
 #include <jansson.h>
@@ -56,104 +57,6 @@ static int pem_chain_ok(const struct buf *b)
 			return 0;
 	}
 	return b->len && strstr(buf_str(b), "-----BEGIN CERTIFICATE-----") != NULL;
-}
-
-/* ---- cutting a top-level value out of a JSON text -------------------------- */
-/* The text was validated by jansson first, so these only need to find bounds;
- * every index is still checked against n. */
-
-static int is_ws(int c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static size_t skip_ws(const char *p, size_t n, size_t i)
-{
-	while (i < n && is_ws(p[i]))
-		i++;
-	return i;
-}
-
-/* At an opening quote: moves *i past the closing quote. */
-static int skip_string(const char *p, size_t n, size_t *i)
-{
-	size_t j = *i + 1;
-	while (j < n && p[j] != '"')
-		j += p[j] == '\\' ? 2 : 1;
-	if (j >= n)
-		return -1;
-	*i = j + 1;
-	return 0;
-}
-
-static int skip_value(const char *p, size_t n, size_t *i)
-{
-	size_t j = *i;
-	if (j >= n)
-		return -1;
-	if (p[j] == '"')
-		return skip_string(p, n, i);
-	if (p[j] == '{' || p[j] == '[') {
-		size_t depth = 0;
-		while (j < n) {
-			char c = p[j];
-			if (c == '"') {
-				if (skip_string(p, n, &j) < 0)
-					return -1;
-				continue;
-			}
-			if (c == '{' || c == '[') {
-				depth++;
-			} else if (c == '}' || c == ']') {
-				if (--depth == 0) {
-					*i = j + 1;
-					return 0;
-				}
-			}
-			j++;
-		}
-		return -1;
-	}
-	while (j < n && p[j] && !strchr(",}] \t\r\n", p[j]))
-		j++;
-	if (j == *i)
-		return -1;
-	*i = j;
-	return 0;
-}
-
-/* Offset and length of the raw value of top-level `key` in a JSON object. */
-static int json_cut(const char *p, size_t n, const char *key, size_t *off, size_t *len)
-{
-	size_t i = skip_ws(p, n, 0), klen = strlen(key);
-	if (i >= n || p[i] != '{')
-		return -1;
-	i++;
-	for (;;) {
-		i = skip_ws(p, n, i);
-		if (i >= n || p[i] != '"')
-			return -1;
-		size_t ks = i + 1;
-		if (skip_string(p, n, &i) < 0)
-			return -1;
-		size_t kl = i - 1 - ks;
-		i = skip_ws(p, n, i);
-		if (i >= n || p[i] != ':')
-			return -1;
-		i = skip_ws(p, n, i + 1);
-		size_t vs = i;
-		if (skip_value(p, n, &i) < 0)
-			return -1;
-		if (kl == klen && memcmp(p + ks, key, klen) == 0) {
-			*off = vs;
-			*len = i - vs;
-			return 0;
-		}
-		i = skip_ws(p, n, i);
-		if (i >= n || p[i] != ',')
-			return -1;
-		i++;
-	}
 }
 
 void collateral_raw_free(struct collateral_raw *r)
@@ -247,7 +150,7 @@ static int cut_signed(const struct buf *body, const char *name, const char *what
 		err_set(err, "%s response lacks \"%s\" or \"signature\"", what, name);
 		goto out;
 	}
-	if (json_cut((const char *)body->p, body->len, name, &off, &len) < 0) {
+	if (json_scan_cut((const char *)body->p, body->len, name, &off, &len) < 0) {
 		err_set(err, "%s response: cannot locate the \"%s\" bytes", what, name);
 		goto out;
 	}

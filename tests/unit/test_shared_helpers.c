@@ -13,6 +13,7 @@
 #include "util/buf.h"
 #include "util/date.h"
 #include "util/hex.h"
+#include "util/json_scan.h"
 
 #include <openssl/x509.h>
 #include <stdlib.h>
@@ -138,4 +139,20 @@ TEST(test_pccs_url_normalize_strips_slashes_and_api_path)
 	CHECK_FAILS(collateral_pccs_url_normalize("--pccs", "ftp://h", out, sizeof out, &e));
 	CHECK_EQ_STR(e.msg, "--pccs must be an http:// or https:// URL");
 	CHECK_FAILS(collateral_pccs_url_normalize("x", "https://a-long-host", out, 8, &e));
+}
+
+TEST(test_json_scan_cut_gives_the_exact_bytes_of_a_member)
+{
+	const char *t =
+	    "{ \"a\" : [1, {\"x\":\"}\\\"\"}] ,\"tcbInfo\":{ \"k\" :  1.0e0 } , \"z\":true}";
+	size_t off, len;
+	CHECK_EQ_INT(json_scan_cut(t, strlen(t), "tcbInfo", &off, &len), 0);
+	CHECK(len == strlen("{ \"k\" :  1.0e0 }") &&
+	      memcmp(t + off, "{ \"k\" :  1.0e0 }", len) == 0);
+	CHECK_EQ_INT(json_scan_cut(t, strlen(t), "z", &off, &len), 0);
+	CHECK(len == 4 && memcmp(t + off, "true", 4) == 0);
+	CHECK_EQ_INT(json_scan_cut(t, strlen(t), "missing", &off, &len), -1);
+	CHECK_EQ_INT(json_scan_cut(t, 20, "tcbInfo", &off, &len), -1); /* truncated */
+	CHECK_EQ_INT(json_scan_cut("[1]", 3, "a", &off, &len), -1);
+	CHECK_EQ_INT(json_scan_cut("{\"a\":\"\\", 7, "a", &off, &len), -1);
 }
