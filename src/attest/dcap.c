@@ -808,10 +808,12 @@ static struct dcap_loaded *loaded_get(const struct dcap_verifier *v,
 	struct dcap_loaded *l = NULL, *fresh;
 	uint8_t digest[32];
 
-	collateral_digest(c, digest);
-	int cacheable = !all_zero(digest, sizeof digest);
+	if (collateral_digest(c, digest) < 0) {
+		err_set(err, "cannot compute the collateral digest (SHA-256 failed)");
+		return NULL;
+	}
 	pthread_mutex_lock(&k->mu);
-	for (size_t i = 0; cacheable && i < LOADED_SLOTS; i++) {
+	for (size_t i = 0; i < LOADED_SLOTS; i++) {
 		if (k->slot[i] && memcmp(k->slot[i]->digest, digest, 32) == 0) {
 			l = k->slot[i];
 			l->used = ++k->tick;
@@ -828,8 +830,6 @@ static struct dcap_loaded *loaded_get(const struct dcap_verifier *v,
 		err_set(err, "out of memory while loading collateral");
 		return NULL;
 	}
-	if (!cacheable)
-		return fresh;
 	pthread_mutex_lock(&k->mu);
 	size_t victim = 0;
 	for (size_t i = 0; i < LOADED_SLOTS; i++) {
