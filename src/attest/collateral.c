@@ -7,6 +7,7 @@
  */
 #include "attest/collateral.h"
 
+#include "util/date.h"
 #include "util/hex.h"
 
 #include <jansson.h>
@@ -171,37 +172,36 @@ out:
 	return rc;
 }
 
-static void digest_field(EVP_MD_CTX *md, const struct buf *b)
+static int digest_field(EVP_MD_CTX *md, const struct buf *b)
 {
 	uint8_t n[8];
 	uint64_t len = b->len;
 	for (int i = 0; i < 8; i++)
 		n[i] = (uint8_t)(len >> (8 * i));
-	EVP_DigestUpdate(md, n, sizeof n);
-	if (b->len)
-		EVP_DigestUpdate(md, b->p, b->len);
+	if (EVP_DigestUpdate(md, n, sizeof n) != 1)
+		return -1;
+	return b->len && EVP_DigestUpdate(md, b->p, b->len) != 1 ? -1 : 0;
 }
 
-void collateral_digest(const struct dcap_collateral *c, uint8_t out[32])
+int collateral_digest(const struct dcap_collateral *c, uint8_t out[32])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned int n = 0;
 	uint8_t flag = c->has_pck_certificate_chain ? 1 : 0;
+	int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
 
-	memset(out, 0, 32);
-	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		/* Out of memory: an all-zero digest never matches a cached entry's
-		 * real digest by accident, and callers treat it as uncached. */
-		EVP_MD_CTX_free(md);
-		return;
-	}
-	for (size_t i = 0; i < N_FIELDS; i++)
-		digest_field(md, field_cbuf(c, &FIELDS[i]));
-	EVP_DigestUpdate(md, &flag, 1);
-	digest_field(md, &c->pck_certificate_chain);
-	if (EVP_DigestFinal_ex(md, out, &n) != 1)
-		memset(out, 0, 32);
+	for (size_t i = 0; ok && i < N_FIELDS; i++)
+		ok = digest_field(md, field_cbuf(c, &FIELDS[i])) == 0;
+	ok = ok && EVP_DigestUpdate(md, &flag, 1) == 1 &&
+	     digest_field(md, &c->pck_certificate_chain) == 0 &&
+	     EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32;
 	EVP_MD_CTX_free(md);
+	if (!ok) {
+		/* all zero: never equal to a real digest by accident */
+		memset(out, 0, 32);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- RFC 3339 --------------------------------------------------------------- */
@@ -216,17 +216,6 @@ static int digits(const char *s, int n, int *out)
 	}
 	*out = v;
 	return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's method). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 static int days_in_month(int y, int m)
@@ -271,7 +260,7 @@ int collateral_parse_rfc3339(const char *s, int64_t *out)
 	}
 	if (i != n)
 		return -1;
-	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	int64_t t = date_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
 	*out = t - sign * (oh * 3600 + om * 60);
 	return 0;
 }

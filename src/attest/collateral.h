@@ -40,8 +40,9 @@ void collateral_free(struct dcap_collateral *c);
 int collateral_parse(const char *json, size_t len, struct dcap_collateral *c, struct err *err);
 /* Serializes in the same format (for a file cache). */
 int collateral_to_json(const struct dcap_collateral *c, struct buf *out, struct err *err);
-/* SHA-256 over every field (length-prefixed): the identity of a collateral set. */
-void collateral_digest(const struct dcap_collateral *c, uint8_t out[32]);
+/* SHA-256 over every field (length-prefixed): the identity of a collateral set.
+ * -1 (out all zero) when the digest cannot be computed (out of memory). */
+int collateral_digest(const struct dcap_collateral *c, uint8_t out[32]);
 
 /* RFC 3339 date-time ("2025-06-19T10:16:03Z", offsets and fractions allowed)
  * to Unix seconds (fraction dropped). */

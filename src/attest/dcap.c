@@ -10,7 +10,10 @@
  */
 #include "attest/dcap.h"
 
+#include "attest/pck_ext.h"
+#include "crypto/cert.h"
 #include "util/buf.h"
+#include "util/date.h"
 #include "util/hex.h"
 #include "util/reader.h"
 
@@ -54,47 +57,16 @@ static void sfmt(char *dst, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int asn1_time_unix(const ASN1_TIME *t, int64_t *out)
 {
-	struct tm tm;
-	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-		return -1;
-	*out = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * 86400 +
-	       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
-	return 0;
+	return cert_asn1_time_unix(t, out);
 }
 
+/* RFC 3339, or "@<seconds>" outside years 1..9999. */
 static void fmt_time(int64_t t, char out[32])
 {
-	if (t < -62135596800LL || t > 253402300799LL) { /* outside years 1..9999 */
+	if (date_format_rfc3339(t, out) < 0)
 		sfmt(out, 32, "@%lld", (long long)t);
-		return;
-	}
-	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-	int64_t secs = t - days * 86400;
-	/* civil_from_days (Hinnant) */
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int64_t d = doy - (153 * mp + 2) / 5 + 1;
-	int64_t m = mp < 10 ? mp + 3 : mp - 9;
-	int64_t y = yoe + era * 400 + (m <= 2);
-	sfmt(out, 32, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y, (long long)m,
-	     (long long)d, (long long)(secs / 3600), (long long)(secs / 60 % 60),
-	     (long long)(secs % 60));
 }
 
 static void name_text(const X509_NAME *n, char out[NAME_LEN])
@@ -230,42 +202,14 @@ static int cert_time_of(X509 *x, struct cert_time *t)
 	return 0;
 }
 
-/* Certificates of a PEM text, in order. NUL bytes and text between blocks are
- * ignored (quotes NUL-terminate their PEM). */
+/* Certificates of a PEM text, in order (at most MAX_PEM_CERTS). */
 static STACK_OF(X509) * pem_certs(const uint8_t *pem, size_t len, char *why, size_t why_len)
 {
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	BIO *b = NULL;
-	X509 *x;
-
-	if (sk && len == 0)
-		return sk;
-	if (!sk || len > INT32_MAX || !(b = BIO_new_mem_buf(pem, (int)len))) {
-		sfmt(why, why_len, "out of memory or chain too large");
-		goto fail;
-	}
-	ERR_clear_error();
-	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-		if (sk_X509_num(sk) >= MAX_PEM_CERTS || !sk_X509_push(sk, x)) {
-			X509_free(x);
-			sfmt(why, why_len, "more than %d certificates", MAX_PEM_CERTS);
-			goto fail;
-		}
-	}
-	unsigned long e = ERR_peek_last_error();
-	if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
-		sfmt(why, why_len, "malformed PEM or certificate: %s",
-		     ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "unknown");
-		goto fail;
-	}
-	ERR_clear_error();
-	BIO_free(b);
+	struct err e = {{0}};
+	STACK_OF(X509) *sk = cert_chain_from_pem(pem, len, MAX_PEM_CERTS, &e);
+	if (!sk)
+		sfmt(why, why_len, "%s", e.msg);
 	return sk;
-fail:
-	ERR_clear_error();
-	BIO_free(b);
-	sk_X509_pop_free(sk, X509_free);
-	return NULL;
 }
 
 /* The first CRL (root CRL, then PCK CRL — webpki's order) issued by the
@@ -340,13 +284,55 @@ static void map_verify_error(X509_STORE_CTX *ctx, struct chain_check *c, const c
 	}
 }
 
+/* leaf -> untrusted intermediates -> anchor, with time checks off; with crls,
+ * every certificate below the anchor must be covered by one (unknown status
+ * denied), without, revocation is not checked. Returns the context of a
+ * verified path (free it) or NULL with c->err set. */
+static X509_STORE_CTX *verify_path(X509_STORE *store, STACK_OF(X509_CRL) * crls,
+				   STACK_OF(X509) * certs, const char *what, const char *leaf_role,
+				   struct chain_check *c)
+{
+	X509 *leaf = sk_X509_value(certs, 0);
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	X509_STORE_CTX *ctx = NULL;
+	unsigned long flags = X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_TRUSTED_FIRST;
+
+	for (int i = 1; untrusted && i < sk_X509_num(certs); i++)
+		if (!sk_X509_push(untrusted, sk_X509_value(certs, i))) {
+			sk_X509_free(untrusted);
+			untrusted = NULL;
+		}
+	ctx = X509_STORE_CTX_new();
+	if (!untrusted || !ctx || X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
+		chain_fail(c, what, "out of memory");
+		goto fail;
+	}
+	if (crls) {
+		X509_STORE_CTX_set0_crls(ctx, crls);
+		flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+	}
+	X509_STORE_CTX_set_flags(ctx, flags);
+	if (X509_verify_cert(ctx) != 1) {
+		map_verify_error(ctx, c, what, leaf_role);
+		goto fail;
+	}
+	/* the verified path holds its own references: untrusted may go now */
+	X509_STORE_CTX_set0_untrusted(ctx, NULL);
+	sk_X509_free(untrusted);
+	return ctx;
+fail:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	sk_X509_free(untrusted);
+	return NULL;
+}
+
 /* Time-independent chain check: leaf -> untrusted intermediates -> anchor,
  * with CRLs for every certificate below the anchor (unknown status denied). */
 static void verify_chain(X509_STORE *store, STACK_OF(X509_CRL) * crls, STACK_OF(X509) * certs,
 			 const char *what, const char *leaf_role, struct chain_check *c)
 {
 	X509 *leaf = sk_X509_value(certs, 0);
-	STACK_OF(X509) *untrusted = NULL;
 	X509_STORE_CTX *ctx = NULL;
 
 	c->n = 1;
@@ -359,24 +345,8 @@ static void verify_chain(X509_STORE *store, STACK_OF(X509_CRL) * crls, STACK_OF(
 		chain_fail(c, what, "no usable CRLs");
 		return;
 	}
-	untrusted = sk_X509_new_null();
-	for (int i = 1; untrusted && i < sk_X509_num(certs); i++)
-		if (!sk_X509_push(untrusted, sk_X509_value(certs, i))) {
-			sk_X509_free(untrusted);
-			untrusted = NULL;
-		}
-	ctx = X509_STORE_CTX_new();
-	if (!untrusted || !ctx || X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
-		chain_fail(c, what, "out of memory");
-		goto out;
-	}
-	X509_STORE_CTX_set0_crls(ctx, crls);
-	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
-					  X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_TRUSTED_FIRST);
-	if (X509_verify_cert(ctx) != 1) {
-		map_verify_error(ctx, c, what, leaf_role);
-		goto out;
-	}
+	if (!(ctx = verify_path(store, crls, certs, what, leaf_role, c)))
+		return;
 	STACK_OF(X509) *path = X509_STORE_CTX_get0_chain(ctx);
 	int below = sk_X509_num(path) - 1; /* the last one is the anchor */
 	if (below < 1 || below > MAX_PATH) {
@@ -402,7 +372,6 @@ static void verify_chain(X509_STORE *store, STACK_OF(X509_CRL) * crls, STACK_OF(
 out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);
-	sk_X509_free(untrusted);
 }
 
 static int check_cert_time(const struct cert_time *t, int64_t now, const char *what,
@@ -454,15 +423,13 @@ static int eval_chain(const struct chain_check *c, int64_t now, const char *what
 	return 0;
 }
 
-/* Parse the PEM chain and check it; returns the certificates (leaf first) or
- * NULL with c->err set. */
-static STACK_OF(X509) *
-    check_pem_chain(X509_STORE *store, STACK_OF(X509_CRL) * crls, const uint8_t *pem, size_t len,
-		    const char *what, const char *leaf_role, const char *src, struct chain_check *c)
+/* The certificates of a PEM chain (at least one, leaf first), or NULL with
+ * c->err set. */
+static STACK_OF(X509) * chain_certs(const uint8_t *pem, size_t len, const char *what,
+				    const char *src, struct chain_check *c)
 {
 	char why[256];
 	STACK_OF(X509) *certs = pem_certs(pem, len, why, sizeof why);
-	memset(c, 0, sizeof *c);
 	if (!certs) {
 		sfmt(c->err, sizeof c->err, "Failed to extract %s certificates%s: %s", what, src,
 		     why);
@@ -473,7 +440,19 @@ static STACK_OF(X509) *
 		sk_X509_free(certs);
 		return NULL;
 	}
-	verify_chain(store, crls, certs, what, leaf_role, c);
+	return certs;
+}
+
+/* Parse the PEM chain and check it; returns the certificates (leaf first) or
+ * NULL with c->err set. */
+static STACK_OF(X509) *
+    check_pem_chain(X509_STORE *store, STACK_OF(X509_CRL) * crls, const uint8_t *pem, size_t len,
+		    const char *what, const char *leaf_role, const char *src, struct chain_check *c)
+{
+	memset(c, 0, sizeof *c);
+	STACK_OF(X509) *certs = chain_certs(pem, len, what, src, c);
+	if (certs)
+		verify_chain(store, crls, certs, what, leaf_role, c);
 	return certs;
 }
 
@@ -487,175 +466,6 @@ static void chain_window(const struct chain_check *c, int64_t *from, int64_t *un
 		if (c->crl[i].next - 1 < *until)
 			*until = c->crl[i].next - 1;
 	}
-}
-
-/* ---- PCK certificate SGX extension (spec §1.4) -------------------------------- */
-
-static const uint8_t OID_SGX[] = {0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01};
-#define OID_SGX_LEN sizeof OID_SGX
-
-struct tlv {
-	uint8_t tag;
-	const uint8_t *v;
-	size_t len;
-};
-
-/* One DER TLV: single-byte tag, definite minimal length. */
-static int der_next(struct reader *r, struct tlv *t)
-{
-	uint8_t l0;
-	size_t len = 0;
-	if (rd_u8(r, &t->tag) < 0 || (t->tag & 0x1f) == 0x1f || rd_u8(r, &l0) < 0)
-		return -1;
-	if (l0 < 0x80) {
-		len = l0;
-	} else {
-		size_t nb = l0 & 0x7f;
-		if (nb == 0 || nb > 4)
-			return -1;
-		for (size_t i = 0; i < nb; i++) {
-			uint8_t b;
-			if (rd_u8(r, &b) < 0 || (i == 0 && b == 0))
-				return -1;
-			len = len << 8 | b;
-		}
-		if (len < 0x80)
-			return -1;
-	}
-	return rd_bytes(r, len, &t->v) < 0 ? -1 : (t->len = len, 0);
-}
-
-/* Value of the {OID, value} entry whose OID is base.sub[.sub2] inside the
- * SEQUENCE seq. 1 found, 0 absent, -1 malformed. */
-static int ext_lookup(const struct tlv *seq, const uint8_t *oid, size_t oid_len, struct tlv *out)
-{
-	struct reader r;
-	if (seq->tag != 0x30)
-		return -1;
-	reader_init(&r, seq->v, seq->len);
-	while (rd_left(&r)) {
-		struct tlv entry, name, value;
-		struct reader er;
-		if (der_next(&r, &entry) < 0 || entry.tag != 0x30)
-			return -1;
-		reader_init(&er, entry.v, entry.len);
-		if (der_next(&er, &name) < 0 || der_next(&er, &value) < 0)
-			return -1;
-		if (name.len == oid_len && memcmp(name.v, oid, oid_len) == 0) {
-			*out = value;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static int ext_get(const struct tlv *top, const uint8_t *path1, size_t n1, const uint8_t *path2,
-		   size_t n2, struct tlv *out, const char *field, char *why, size_t why_len)
-{
-	struct tlv mid;
-	int rc = ext_lookup(top, path1, n1, path2 ? &mid : out);
-	if (rc == 1 && path2)
-		rc = ext_lookup(&mid, path2, n2, out);
-	if (rc < 0)
-		sfmt(why, why_len, "Intel SGX extension is malformed (at %s)", field);
-	else if (rc == 0)
-		sfmt(why, why_len, "Intel SGX extension has no %s", field);
-	return rc == 1 ? 0 : -1;
-}
-
-struct pck_ext {
-	uint8_t ppid[16], cpu_svn[16], fmspc[6], pce_id[2];
-	uint16_t pce_svn;
-};
-
-static int parse_pck_extension(X509 *leaf, struct pck_ext *e, char *why, size_t why_len)
-{
-	ASN1_OBJECT *obj = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
-	int idx = obj ? X509_get_ext_by_OBJ(leaf, obj, -1) : -1;
-	int dup = idx >= 0 ? X509_get_ext_by_OBJ(leaf, obj, idx) : -1;
-	ASN1_OBJECT_free(obj);
-	if (idx < 0) {
-		sfmt(why, why_len, "Intel extension not found in the PCK certificate");
-		return -1;
-	}
-	if (dup >= 0) {
-		sfmt(why, why_len, "Intel extension appears more than once");
-		return -1;
-	}
-	ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(X509_get_ext(leaf, idx));
-	struct reader r;
-	struct tlv top, v;
-	reader_init(&r, ASN1_STRING_get0_data(os), (size_t)ASN1_STRING_length(os));
-	if (der_next(&r, &top) < 0 || rd_left(&r) != 0 || top.tag != 0x30) {
-		sfmt(why, why_len, "Intel SGX extension is not a DER SEQUENCE");
-		return -1;
-	}
-	uint8_t o[OID_SGX_LEN + 2];
-	memcpy(o, OID_SGX, OID_SGX_LEN);
-	const uint8_t *oid1 = o; /* base.N */
-	uint8_t o2[OID_SGX_LEN + 2];
-	memcpy(o2, OID_SGX, OID_SGX_LEN);
-	o2[OID_SGX_LEN] = 0x02;
-
-	o[OID_SGX_LEN] = 0x01; /* PPID */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, NULL, 0, &v, "PPID", why, why_len) < 0)
-		return -1;
-	if (v.len != sizeof e->ppid) {
-		sfmt(why, why_len, "PPID length mismatch (%zu bytes)", v.len);
-		return -1;
-	}
-	memcpy(e->ppid, v.v, v.len);
-
-	o[OID_SGX_LEN] = 0x02;	    /* TCB */
-	o2[OID_SGX_LEN + 1] = 0x12; /* .2.18 CPUSVN */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, o2, OID_SGX_LEN + 2, &v, "CPUSVN", why, why_len) <
-	    0)
-		return -1;
-	if (v.len != sizeof e->cpu_svn) {
-		sfmt(why, why_len, "CpuSvn length mismatch");
-		return -1;
-	}
-	memcpy(e->cpu_svn, v.v, v.len);
-
-	o2[OID_SGX_LEN + 1] = 0x11; /* .2.17 PCESVN */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, o2, OID_SGX_LEN + 2, &v, "PCESVN", why, why_len) <
-	    0)
-		return -1;
-	if (v.len == 1) {
-		e->pce_svn = v.v[0];
-	} else if (v.len == 2) {
-		e->pce_svn = (uint16_t)(v.v[0] << 8 | v.v[1]);
-	} else {
-		sfmt(why, why_len, "PceSvn length mismatch");
-		return -1;
-	}
-
-	o[OID_SGX_LEN] = 0x03; /* PCE-ID */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, NULL, 0, &v, "PCE-ID", why, why_len) < 0)
-		return -1;
-	if (v.len != sizeof e->pce_id) {
-		sfmt(why, why_len, "PCE-ID length mismatch");
-		return -1;
-	}
-	memcpy(e->pce_id, v.v, v.len);
-
-	o[OID_SGX_LEN] = 0x04; /* FMSPC */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, NULL, 0, &v, "FMSPC", why, why_len) < 0)
-		return -1;
-	if (v.len != sizeof e->fmspc) {
-		sfmt(why, why_len, "Fmspc length mismatch");
-		return -1;
-	}
-	memcpy(e->fmspc, v.v, v.len);
-
-	o[OID_SGX_LEN] = 0x05; /* SGX type (ENUMERATED) */
-	if (ext_get(&top, oid1, OID_SGX_LEN + 1, NULL, 0, &v, "SGX type", why, why_len) < 0)
-		return -1;
-	if (v.len != 1 && v.len != 2) {
-		sfmt(why, why_len, "Unexpected ENUMERATED length");
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- verifier, loaded collateral, caches ------------------------------------- */
@@ -998,10 +808,12 @@ static struct dcap_loaded *loaded_get(const struct dcap_verifier *v,
 	struct dcap_loaded *l = NULL, *fresh;
 	uint8_t digest[32];
 
-	collateral_digest(c, digest);
-	int cacheable = !all_zero(digest, sizeof digest);
+	if (collateral_digest(c, digest) < 0) {
+		err_set(err, "cannot compute the collateral digest (SHA-256 failed)");
+		return NULL;
+	}
 	pthread_mutex_lock(&k->mu);
-	for (size_t i = 0; cacheable && i < LOADED_SLOTS; i++) {
+	for (size_t i = 0; i < LOADED_SLOTS; i++) {
 		if (k->slot[i] && memcmp(k->slot[i]->digest, digest, 32) == 0) {
 			l = k->slot[i];
 			l->used = ++k->tick;
@@ -1018,8 +830,6 @@ static struct dcap_loaded *loaded_get(const struct dcap_verifier *v,
 		err_set(err, "out of memory while loading collateral");
 		return NULL;
 	}
-	if (!cacheable)
-		return fresh;
 	pthread_mutex_lock(&k->mu);
 	size_t victim = 0;
 	for (size_t i = 0; i < LOADED_SLOTS; i++) {
@@ -1074,7 +884,7 @@ static void pck_info_compute(struct dcap_loaded *l, const uint8_t *pem, size_t l
 	if (!certs)
 		return;
 	X509 *leaf = sk_X509_value(certs, 0);
-	if (parse_pck_extension(leaf, &pi->ext, pi->ext_err, sizeof pi->ext_err) == 0) {
+	if (pck_ext_parse(leaf, &pi->ext, pi->ext_err, sizeof pi->ext_err) == 0) {
 		pi->key = X509_get_pubkey(leaf);
 		if (!pi->key)
 			sfmt(pi->ext_err, sizeof pi->ext_err, "PCK certificate has no usable key");
@@ -1437,6 +1247,89 @@ int dcap_dstack_validate_tcb(const struct tdx_report *r, struct err *err)
 	return 0;
 }
 
+/* ---- steps 4, 5, 7: the signatures, and the checks that need no collateral ---- */
+
+/* The quote header checks done right after decoding. */
+static int check_quote_header(const struct tdx_quote *q, struct err *err)
+{
+	if (memcmp(q->qe_vendor_id, INTEL_QE_VENDOR_ID, 16) != 0)
+		return err_set(err, "Unknown QE vendor ID");
+	if (q->att_key_type != ATTESTATION_KEY_TYPE_P256)
+		return err_set(err, "Unsupported DCAP attestation key type %u", q->att_key_type);
+	return 0;
+}
+
+/* Steps 4 and 5: the QE report is signed by the PCK key, and its report data
+ * is SHA-256(attestation key || QE auth data). */
+static int check_qe_report(const struct tdx_quote *q, EVP_PKEY *pck_key, struct err *err)
+{
+	uint8_t msg[64 + QE_AUTH_DATA_LEN], hash[32];
+	if (ecdsa_verify_raw(pck_key, q->qe_report_raw, 384, q->qe_report_signature, 64) != 1)
+		return err_set(err, "Signature is invalid for qe_report in quote");
+	if (q->qe_auth_data_len != QE_AUTH_DATA_LEN)
+		return err_set(err, "Invalid QE auth data length");
+	memcpy(msg, q->attest_key, 64);
+	memcpy(msg + 64, q->qe_auth_data, QE_AUTH_DATA_LEN);
+	if (sha256(msg, sizeof msg, hash) < 0)
+		return err_set(err, "SHA-256 of the QE report data failed");
+	if (memcmp(hash, q->qe_report.report_data, 32) != 0)
+		return err_set(err, "QE report hash mismatch");
+	return 0;
+}
+
+/* Step 7: the quote is signed by the attestation key. */
+static int check_quote_signature(const struct tdx_quote *q, struct err *err)
+{
+	EVP_PKEY *att = p256_from_xy(q->attest_key);
+	int ok = ecdsa_verify_raw(att, q->signed_data, q->signed_len, q->signature, 64);
+	EVP_PKEY_free(att);
+	return ok == 1 ? 0 : err_set(err, "ISV enclave report signature is invalid");
+}
+
+int dcap_precheck(const struct dcap_verifier *v, const uint8_t *quote, size_t len, struct err *err)
+{
+	struct tdx_quote q;
+	struct chain_check c;
+	struct pck_ext ext;
+	STACK_OF(X509) *certs = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	EVP_PKEY *key = NULL;
+	int rc = -1;
+
+	TRY(quote_parse(quote, len, &q, err));
+	TRY(check_quote_header(&q, err));
+	if (q.cert_data_type != 5)
+		return err_set(err,
+			       "Unsupported DCAP PCK cert format: %u (a PEM chain, type 5, is "
+			       "needed)",
+			       q.cert_data_type);
+	memset(&c, 0, sizeof c);
+	if (!(certs = chain_certs(q.cert_data, q.cert_data_len, "PCK", " from quote", &c)))
+		return err_set(err, "%s", c.err);
+	if (!(ctx = verify_path(v->store, NULL, certs, "PCK", "PCK certificate", &c))) {
+		err_set(err, "%s", c.err);
+		goto out;
+	}
+	X509 *leaf = sk_X509_value(certs, 0);
+	if (pck_ext_parse(leaf, &ext, c.err, sizeof c.err) < 0) {
+		err_set(err, "%s", c.err);
+		goto out;
+	}
+	if (!(key = X509_get_pubkey(leaf))) {
+		err_set(err, "PCK certificate has no usable key");
+		goto out;
+	}
+	if (check_qe_report(&q, key, err) < 0 || check_quote_signature(&q, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	X509_STORE_CTX_free(ctx);
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
 /* ---- the verification --------------------------------------------------------- */
 
 int dcap_verify_loaded(const struct dcap_verifier *v, const uint8_t *quote, size_t len,
@@ -1446,8 +1339,6 @@ int dcap_verify_loaded(const struct dcap_verifier *v, const uint8_t *quote, size
 	struct pck_info pck;
 	struct dcap_tcb_result plat, qe;
 	enum dcap_tcb_status plat_st, qe_st, final_st;
-	EVP_PKEY *att = NULL;
-	uint8_t hash[32];
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
@@ -1459,44 +1350,22 @@ int dcap_verify_loaded(const struct dcap_verifier *v, const uint8_t *quote, size
 	TRY(eval_step0(l, now, err));
 	/* quote decoding and header checks */
 	TRY(quote_parse(quote, len, &q, err));
-	if (memcmp(q.qe_vendor_id, INTEL_QE_VENDOR_ID, 16) != 0)
-		return err_set(err, "Unknown QE vendor ID");
-	if (q.att_key_type != ATTESTATION_KEY_TYPE_P256)
-		return err_set(err, "Unsupported DCAP attestation key type %u", q.att_key_type);
+	TRY(check_quote_header(&q, err));
 	/* steps 1 and 2: TCB info and QE identity */
 	TRY(eval_collateral_docs(l, now, err));
 	/* step 3: PCK chain */
 	if (pck_get(l, &q, now, &pck, err) < 0)
 		goto out;
-	/* step 4: the QE report is signed by the PCK key */
-	if (ecdsa_verify_raw(pck.key, q.qe_report_raw, 384, q.qe_report_signature, 64) != 1) {
-		err_set(err, "Signature is invalid for qe_report in quote");
+	/* steps 4 and 5: the QE report is signed by the PCK key and binds the
+	 * attestation key */
+	if (check_qe_report(&q, pck.key, err) < 0)
 		goto out;
-	}
-	/* step 5: the QE report binds the attestation key */
-	if (q.qe_auth_data_len != QE_AUTH_DATA_LEN) {
-		err_set(err, "Invalid QE auth data length");
-		goto out;
-	}
-	{
-		uint8_t msg[64 + QE_AUTH_DATA_LEN];
-		memcpy(msg, q.attest_key, 64);
-		memcpy(msg + 64, q.qe_auth_data, QE_AUTH_DATA_LEN);
-		if (sha256(msg, sizeof msg, hash) < 0 ||
-		    memcmp(hash, q.qe_report.report_data, 32)) {
-			err_set(err, "QE report hash mismatch");
-			goto out;
-		}
-	}
 	/* step 6: QE identity policy and QE TCB */
 	if (qe_policy(&q.qe_report, &l->qe, &qe, &qe_st, err) < 0)
 		goto out;
 	/* step 7: the quote is signed by the attestation key */
-	att = p256_from_xy(q.attest_key);
-	if (ecdsa_verify_raw(att, q.signed_data, q.signed_len, q.signature, 64) != 1) {
-		err_set(err, "ISV enclave report signature is invalid");
+	if (check_quote_signature(&q, err) < 0)
 		goto out;
-	}
 	/* step 8: platform TCB (with the TDX module) */
 	if (platform_tcb(&l->tcb, &q.report, &pck.ext, &plat, &plat_st, err) < 0)
 		goto out;
@@ -1535,7 +1404,6 @@ out:
 		out->platform = zero;
 		out->qe = zero;
 	}
-	EVP_PKEY_free(att);
 	EVP_PKEY_free(pck.key);
 	return rc;
 }

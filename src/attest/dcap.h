@@ -83,6 +83,16 @@ int dcap_verify_loaded(const struct dcap_verifier *v, const uint8_t *quote, size
 		       struct dcap_loaded *l, int64_t now, struct dcap_result *out,
 		       struct err *err);
 
+/* The checks of a quote that need no collateral, in dcap-qvl's order: the
+ * header (QE vendor, attestation key type), the quote's PCK chain (type 5) to
+ * the trust anchor (no dates, no revocation: those need the CRLs), the PCK
+ * SGX extension, the QE report signature by the PCK key, the QE report data
+ * binding of the attestation key, and the quote signature (spec §2.3 steps
+ * 3–5 and 7, partly). A quote failing here fails dcap_verify too, for any
+ * collateral without a PCK chain of its own, so a caller can refuse it before
+ * any collateral is fetched for it. */
+int dcap_precheck(const struct dcap_verifier *v, const uint8_t *quote, size_t len, struct err *err);
+
 /* dstack's validate_tcb (spec §2.6): debug TD refused, MRSIGNERSEAM zero, and
  * for TD 1.5 MRSERVICETD zero. dcap_verify calls it; exported for tests. */
 int dcap_dstack_validate_tcb(const struct tdx_report *r, struct err *err);

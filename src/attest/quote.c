@@ -190,29 +190,9 @@ int quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct err 
 	return parse_auth_data(&auth, q, err);
 }
 
-static int is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 int quote_hex_decode(const char *text, size_t len, struct buf *out, struct err *err)
 {
-	while (len && is_space(text[0])) {
-		text++;
-		len--;
-	}
-	while (len && is_space(text[len - 1]))
-		len--;
-	if (len >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
-		text += 2;
-		len -= 2;
-	}
-	size_t start = out->len;
-	if (hex_decode(text, len, out) < 0) {
-		out->len = start;
-		if (out->p)
-			out->p[start] = 0;
-		return err_set(err, "quote hex text is not valid hex (%zu characters)", len);
-	}
+	if (hex_decode_text(text, len, 0, out, err) < 0)
+		return err_wrap(err, "quote hex text is not valid hex");
 	return 0;
 }

@@ -84,8 +84,8 @@ struct tdx_quote {
  * QE vendor ID or the key type: dcap_verify does that, in dcap-qvl's order. */
 int quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct err *err);
 
-/* Decodes a quote given as hex text: optional "0x" prefix, surrounding
- * whitespace ignored. Appends the bytes to out. */
+/* Decodes a quote given as hex text (hex_decode_text: optional "0x" prefix,
+ * whitespace ignored). Appends the bytes to out. */
 int quote_hex_decode(const char *text, size_t len, struct buf *out, struct err *err);
 
 #endif

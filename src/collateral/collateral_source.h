@@ -2,7 +2,7 @@
  * collateral_source.h — where DCAP collateral comes from: a PCCS / Intel PCS v4
  * client (libcurl), an on-disk cache keyed by FMSPC and CA type, and a background
  * refresh that renews collateral well before it expires and keeps the cached copy
- * in use until it really expires, then fails closed. Lives in src/kms because it
+ * in use until it really expires, then fails closed. Lives in src/collateral because it
  * does I/O (src/attest stays pure). Never reports more of a URL than its origin.
  * spec: attestation §2.1, §2.2, §2.5; deployment-and-users §3 row 12;
  *       kms-protocol §14 ([core.attestation]).
@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #define COLLATERAL_SOURCE_DEFAULT_PCCS "https://pccs.phala.network"
+/* How a "not fetched in time" message of collateral_source_get_cached starts. */
+#define COLLATERAL_SOURCE_BUSY "busy"
 
 /* Which PCK CA issued the PCK leaf: selects the PCK CRL (attestation §2.1). */
 enum collateral_source_ca {
@@ -42,8 +44,14 @@ int collateral_source_pem_key(const char *pem, size_t len, struct collateral_sou
 int collateral_source_quote_key(const uint8_t *quote, size_t len, struct collateral_source_key *key,
 				struct err *err);
 
+/* A PCCS base URL as the source wants it: http(s)://, without trailing '/'
+ * and without a trailing /sgx|tdx/certification/v4 (attestation §2.1). `what`
+ * names the setting in messages ("<what> must be an http:// or https:// URL"). */
+int collateral_pccs_url_normalize(const char *what, const char *url, char *out, size_t outlen,
+				  struct err *err);
+
 struct collateral_source_opts {
-	/* PCCS base URL, already normalised (no trailing /sgx|tdx/certification/v4).
+	/* PCCS base URL (normalised here: collateral_pccs_url_normalize).
 	 * NULL or "" = COLLATERAL_SOURCE_DEFAULT_PCCS. */
 	const char *pccs_url;
 	/* Where to get the root CA CRL as DER when the PCCS route fails. NULL = the
@@ -101,7 +109,20 @@ void collateral_source_free(struct collateral_source *s);
  */
 int collateral_source_get(struct collateral_source *s, const uint8_t *quote, size_t len,
 			  int64_t now, struct dcap_loaded **out, struct err *err);
-/* The same for a known key (no PCK chain check before fetching). */
+/*
+ * The request path: collateral from the cache only, never fetched in the
+ * caller's thread. Memory, then (once per key) the cache directory; on a miss
+ * the quote's PCK chain must lead to the trust anchor, then the background
+ * refresher is asked to fetch the key (single flight: a fetch in progress is
+ * shared) and the caller waits for its outcome at most wait_ms. Fails with a
+ * message starting "busy: " when the fetch is not done in time, with the
+ * fetch's error when it failed (and, for fail_cooldown_s after that, without
+ * asking again), and when the refresher is not running (collateral_source_start).
+ */
+int collateral_source_get_cached(struct collateral_source *s, const uint8_t *quote, size_t len,
+				 int64_t now, long wait_ms, struct dcap_loaded **out,
+				 struct err *err);
+/* The same as collateral_source_get for a known key (no PCK chain check before fetching). */
 int collateral_source_get_key(struct collateral_source *s, const struct collateral_source_key *key,
 			      int64_t now, struct dcap_loaded **out, struct err *err);
 

@@ -11,6 +11,7 @@
  */
 #include "crypto/cert.h"
 
+#include "util/date.h"
 #include "util/utf8.h"
 
 #include "util/reader.h"
@@ -19,6 +20,7 @@
 #include <limits.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
@@ -120,30 +122,6 @@ static int oom(struct err *err)
 	return err_set(err, "out of memory");
 }
 
-/* Unix day number -> proleptic Gregorian date (H. Hinnant's algorithm). */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* UTCTime for 1950..2049, GeneralizedTime otherwise; seconds precision, "Z". */
 static int put_time(struct buf *b, int64_t t, struct err *err)
 {
@@ -153,7 +131,7 @@ static int put_time(struct buf *b, int64_t t, struct err *err)
 	int64_t secs = t - days * 86400;
 	int64_t year;
 	int mon, day;
-	civil_from_days(days, &year, &mon, &day);
+	date_civil_from_days(days, &year, &mon, &day);
 	int hh = (int)(secs / 3600), mm = (int)(secs / 60 % 60), ss = (int)(secs % 60);
 	char s[32];
 	int n;
@@ -703,13 +681,56 @@ int cert_spki_der(X509 *x, struct buf *out, struct err *err)
 	return rc;
 }
 
+int cert_asn1_time_unix(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	*out = date_unix_from_tm(&tm);
+	return 0;
+}
+
+STACK_OF(X509) * cert_chain_from_pem(const void *pem, size_t len, size_t max, struct err *err)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	BIO *b = NULL;
+	X509 *x;
+
+	if (!max)
+		max = CERT_CHAIN_MAX;
+	if (sk && len == 0)
+		return sk;
+	if (!sk || len > INT32_MAX || !(b = BIO_new_mem_buf(pem, (int)len))) {
+		err_set(err, "out of memory or chain too large");
+		goto fail;
+	}
+	ERR_clear_error();
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		if ((size_t)sk_X509_num(sk) >= max || !sk_X509_push(sk, x)) {
+			X509_free(x);
+			err_set(err, "more than %zu certificates", max);
+			goto fail;
+		}
+	}
+	unsigned long e = ERR_peek_last_error();
+	if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+		err_set(err, "malformed PEM or certificate: %s",
+			ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "unknown");
+		goto fail;
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	return sk;
+fail:
+	ERR_clear_error();
+	BIO_free(b);
+	sk_X509_pop_free(sk, X509_free);
+	return NULL;
+}
+
 int cert_not_after(X509 *x, int64_t *t, struct err *err)
 {
-	const ASN1_TIME *na = X509_get0_notAfter(x);
-	struct tm tm;
-	if (!na || ASN1_TIME_to_tm(na, &tm) != 1)
+	if (cert_asn1_time_unix(X509_get0_notAfter(x), t) < 0)
 		return err_openssl(err, "certificate notAfter");
-	int64_t days = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-	*t = days * 86400 + (int64_t)tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 	return 0;
 }

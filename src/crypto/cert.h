@@ -66,6 +66,18 @@ int cert_get_custom_ext(X509 *x, const char *oid, struct buf *out, struct err *e
 int cert_public_point(X509 *x, uint8_t point[P256_POINT_LEN], struct err *err);
 /* SubjectPublicKeyInfo DER of the certificate key, appended to out. */
 int cert_spki_der(X509 *x, struct buf *out, struct err *err);
+/* An ASN.1 time as Unix seconds (any year); -1 when it does not parse. */
+int cert_asn1_time_unix(const ASN1_TIME *t, int64_t *out);
+
+/* Certificates accepted in one PEM chain by default. */
+#define CERT_CHAIN_MAX 16
+/* Every certificate of a PEM text, in order: the one PEM-chain loader. Text
+ * between blocks and NUL bytes are ignored (quotes NUL-terminate their PEM);
+ * an empty text gives an empty stack. Fails ("more than N certificates",
+ * "malformed PEM or certificate: ...") beyond `max` certificates (0 =
+ * CERT_CHAIN_MAX) or on a malformed block. Free with sk_X509_pop_free. */
+STACK_OF(X509) * cert_chain_from_pem(const void *pem, size_t len, size_t max, struct err *err);
+
 /* notAfter as Unix seconds. */
 int cert_not_after(X509 *x, int64_t *t, struct err *err);
 

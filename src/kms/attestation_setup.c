@@ -3,7 +3,7 @@
  * [core.attestation] (kms-protocol §14; attestation §2.2): the pinned Intel
  * root unless root_ca.tdx is set (which config.c allows only with
  * insecure_allow_external_trust_anchors), and the collateral source (PCCS +
- * on-disk cache with background refresh).
+ * on-disk cache with background refresh; requests only read its cache).
  */
 #define _GNU_SOURCE
 #include "crypto/cert.h"
@@ -70,6 +70,9 @@ int kms_attestation_init(struct kms *k, struct err *err)
 		goto out;
 	}
 	TRY_OUT(collateral_source_start(k->peer.collateral, err));
+	/* a caller whose collateral is not cached waits for the refresher at most
+	 * until its request deadline ([core] request_deadline) */
+	k->peer.collateral_wait_ms = (long)c->request_deadline_ms;
 	char origin[256];
 	log_url_origin(c->pccs_url[0] ? c->pccs_url : "https://pccs.phala.network", origin,
 		       sizeof origin);

@@ -230,13 +230,14 @@ static X509 *make_ca(const char *cn, int path_len, const uint8_t scalar[32], int
 	return cert_issue(&cp, point, scalar, NULL, now, err);
 }
 
-static int rpc_report_data(const uint8_t spki[P256_SPKI_LEN], uint8_t rd[64])
+static int rpc_report_data(const uint8_t spki[P256_SPKI_LEN], uint8_t rd[64], struct err *err)
 {
 	static const char tag[] = "ratls-cert:";
 	uint8_t msg[sizeof tag - 1 + P256_SPKI_LEN];
 	memcpy(msg, tag, sizeof tag - 1);
 	memcpy(msg + sizeof tag - 1, spki, P256_SPKI_LEN);
-	SHA512(msg, sizeof msg, rd);
+	if (!SHA512(msg, sizeof msg, rd))
+		return err_openssl(err, "SHA-512 of the rpc.crt report data failed");
 	return 0;
 }
 
@@ -250,8 +251,7 @@ static X509 *make_rpc(const char *domain, const uint8_t rpc_scalar[32], const ui
 	if (p256_public_point(rpc_scalar, point, err) < 0 || p256_spki_der(point, spki) < 0)
 		goto out;
 	if (att) {
-		rpc_report_data(spki, rd);
-		if (att->attest(att->ud, rd, &a, err) < 0) {
+		if (rpc_report_data(spki, rd, err) < 0 || att->attest(att->ud, rd, &a, err) < 0) {
 			err_wrap(err, "attesting rpc.crt");
 			goto out;
 		}

@@ -3,6 +3,8 @@
  * (peer_attest.h). spec: kms-protocol §2.5 (every method, GetMeta included),
  * §9.3–9.5. Fails closed: an attestation that is present but cannot be
  * verified (no collateral, bad binding, stale TCB data) rejects the request.
+ * Never fetches: the checks that need no collateral run first, then the
+ * collateral comes from the source's cache, filled by its refresher.
  */
 #include "kms/peer_attest.h"
 
@@ -34,12 +36,15 @@ static int check_optional_exts(X509 *cert, struct err *err)
 	return 0;
 }
 
-/* DCAP and the local checks of §9.5 for out->att (key binding done). */
+/* DCAP and the local checks of §9.5 for out->att (key binding done).
+ * *busy: the failure is the KMS's (collateral not ready in time), not the
+ * caller's. */
 static int verify_tdx(const struct peer_attest *pa, int64_t now, struct verified_peer *out,
-		      struct err *err)
+		      int *busy, struct err *err)
 {
 	struct dcap_loaded *loaded = NULL;
 	int rc = -1;
+	*busy = 0;
 	if (out->att.platform != ATT_PLATFORM_TDX) {
 		err_set(err, "only TDX attestations are accepted");
 		goto out;
@@ -48,9 +53,18 @@ static int verify_tdx(const struct peer_attest *pa, int64_t now, struct verified
 		err_set(err, "no collateral source configured");
 		goto out;
 	}
-	if (collateral_source_get(pa->collateral, out->att.quote.p, out->att.quote.len, now,
-				  &loaded, err) < 0 ||
-	    dcap_verify_loaded(pa->verifier, out->att.quote.p, out->att.quote.len, loaded, now,
+	/* what needs no collateral first: a quote that fails here never makes
+	 * the KMS fetch (attestation §2.5) */
+	if (dcap_precheck(pa->verifier, out->att.quote.p, out->att.quote.len, err) < 0)
+		goto out;
+	/* collateral from the cache; a miss waits, bounded, for the refresher */
+	if (collateral_source_get_cached(pa->collateral, out->att.quote.p, out->att.quote.len, now,
+					 pa->collateral_wait_ms, &loaded, err) < 0) {
+		if (strncmp(err->msg, COLLATERAL_SOURCE_BUSY, strlen(COLLATERAL_SOURCE_BUSY)) == 0)
+			*busy = 1;
+		goto out;
+	}
+	if (dcap_verify_loaded(pa->verifier, out->att.quote.p, out->att.quote.len, loaded, now,
 			       &out->dcap, err) < 0 ||
 	    appinfo_verify_local(&out->att, &out->dcap.report, err) < 0)
 		goto out;
@@ -72,18 +86,22 @@ int peer_attest_verify(const struct peer_attest *pa, X509 *cert, int64_t now,
 		return err_wrap(err, "invalid quote");
 	if (found == 0)
 		return 0;
-	if (ratls_check_binding(&out->att, cert, err) < 0 || verify_tdx(pa, now, out, err) < 0) {
+	int busy = 0;
+	if (ratls_check_binding(&out->att, cert, err) < 0 ||
+	    verify_tdx(pa, now, out, &busy, err) < 0) {
 		verified_peer_free(out);
-		return err_wrap(err, "invalid quote");
+		/* not the caller's fault: answered "busy: ...", not "invalid quote" */
+		return busy ? -1 : err_wrap(err, "invalid quote");
 	}
 	return 1;
 }
 
 int peer_attest_verify_bound(const struct peer_attest *pa, const uint8_t *spki, size_t spki_len,
-			     int64_t now, struct verified_peer *out, struct err *err)
+			     int64_t now, struct verified_peer *out, int *busy, struct err *err)
 {
+	*busy = 0;
 	if (ratls_check_binding_spki(&out->att, spki, spki_len, err) < 0 ||
-	    verify_tdx(pa, now, out, err) < 0) {
+	    verify_tdx(pa, now, out, busy, err) < 0) {
 		verified_peer_free(out);
 		return -1;
 	}

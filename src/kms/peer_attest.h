@@ -20,6 +20,8 @@ struct collateral_source;
 struct peer_attest {
 	struct dcap_verifier *verifier;
 	struct collateral_source *collateral;
+	/* longest wait for the refresher on a collateral cache miss */
+	long collateral_wait_ms;
 };
 
 /* A verified caller attestation, handed to prpc handlers. */
@@ -32,7 +34,9 @@ struct verified_peer {
  * Returns 1 with *out filled (caller frees with verified_peer_free) when the
  * certificate carries a valid attestation, 0 when it carries none, -1 with a
  * message prefixed "invalid quote: " when it carries one that fails, or when
- * its APP_ID / APP_INFO extensions are malformed.
+ * its APP_ID / APP_INFO extensions are malformed; -1 with a message prefixed
+ * "busy: " when its collateral is not cached and was not fetched within
+ * collateral_wait_ms.
  */
 int peer_attest_verify(const struct peer_attest *pa, X509 *cert, int64_t now,
 		       struct verified_peer *out, struct err *err);
@@ -41,9 +45,10 @@ void verified_peer_free(struct verified_peer *p);
 /*
  * SignCert (§4.6 step 3): out->att (already decoded from the CSR) must be
  * bound to the CSR's SubjectPublicKeyInfo and pass DCAP and the local
- * checks. 0, or -1 (out freed) with the reason.
+ * checks. 0, or -1 (out freed) with the reason; *busy = 1 when the reason
+ * is the KMS's (collateral not ready: a "busy: …" message).
  */
 int peer_attest_verify_bound(const struct peer_attest *pa, const uint8_t *spki, size_t spki_len,
-			     int64_t now, struct verified_peer *out, struct err *err);
+			     int64_t now, struct verified_peer *out, int *busy, struct err *err);
 
 #endif

@@ -242,10 +242,12 @@ static int sign_cert(void *svc, struct prpc_call *call, const ProtobufCMessage *
 		err_wrap(err, "Failed to verify csr signature");
 		goto out;
 	}
+	int busy = 0;
 	if (csr_attestation(&c, &vp.att, err) < 0 ||
 	    peer_attest_verify_bound(&k->peer, c.pubkey, c.pubkey_len, (int64_t)time(NULL), &vp,
-				     err) < 0) {
-		err_wrap(err, "Quote verification failed");
+				     &busy, err) < 0) {
+		if (!busy)
+			err_wrap(err, "Quote verification failed");
 		goto out;
 	}
 	if (release_app_auth(k, &r, &vp.att, &vp.dcap, 0, 1, in->vm_config, err) < 0) {

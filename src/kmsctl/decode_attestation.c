@@ -18,6 +18,7 @@
 #include "attest/appinfo.h"
 #include "attest/attestation.h"
 #include "attest/eventlog.h"
+#include "attest/pck_ext.h"
 #include "attest/quote.h"
 #include "attest/ratls.h"
 #include "crypto/cert.h"
@@ -112,7 +113,6 @@ static void jappend(json_t *a, json_t *v, int *bad)
 
 /* ---- the PCK certificate's SGX extension, read for display only ---------------- */
 
-#define SGX_EXT_OID "1.2.840.113741.1.13.1"
 #define RATLS_OID_ATTESTATION "1.3.6.1.4.1.62397.1.8"
 
 struct pck_fields {
@@ -123,74 +123,10 @@ struct pck_fields {
 	int64_t not_before, not_after;
 };
 
-/* A DER SEQUENCE (the whole buffer) as a stack of its elements. */
-static STACK_OF(ASN1_TYPE) * der_seq(const unsigned char *p, long len)
-{
-	const unsigned char *q = p;
-	STACK_OF(ASN1_TYPE) *s = d2i_ASN1_SEQUENCE_ANY(NULL, &q, len);
-	if (s && q != p + len) {
-		sk_ASN1_TYPE_pop_free(s, ASN1_TYPE_free);
-		return NULL;
-	}
-	return s;
-}
-
-static int octets(const ASN1_TYPE *t, uint8_t *out, size_t n)
-{
-	if (ASN1_TYPE_get(t) != V_ASN1_OCTET_STRING ||
-	    (size_t)ASN1_STRING_length(t->value.octet_string) != n)
-		return 0;
-	memcpy(out, ASN1_STRING_get0_data(t->value.octet_string), n);
-	return 1;
-}
-
-/* Walks a SEQUENCE OF SEQUENCE {OID, value} (the SGX extension and its TCB
- * part), filling the fields it recognises. Malformed parts are skipped. */
-static void sgx_ext_walk(const unsigned char *p, long len, struct pck_fields *f, int depth)
-{
-	STACK_OF(ASN1_TYPE) *top = der_seq(p, len);
-	for (int i = 0; top && i < sk_ASN1_TYPE_num(top); i++) {
-		ASN1_TYPE *e = sk_ASN1_TYPE_value(top, i);
-		if (ASN1_TYPE_get(e) != V_ASN1_SEQUENCE)
-			continue;
-		STACK_OF(ASN1_TYPE) *kv = der_seq(ASN1_STRING_get0_data(e->value.sequence),
-						  ASN1_STRING_length(e->value.sequence));
-		if (!kv || sk_ASN1_TYPE_num(kv) != 2 ||
-		    ASN1_TYPE_get(sk_ASN1_TYPE_value(kv, 0)) != V_ASN1_OBJECT) {
-			sk_ASN1_TYPE_pop_free(kv, ASN1_TYPE_free);
-			continue;
-		}
-		char oid[64];
-		ASN1_TYPE *v = sk_ASN1_TYPE_value(kv, 1);
-		if (OBJ_obj2txt(oid, sizeof oid, sk_ASN1_TYPE_value(kv, 0)->value.object, 1) <= 0)
-			oid[0] = '\0';
-		if (strcmp(oid, SGX_EXT_OID ".1") == 0) {
-			f->have_ppid = octets(v, f->ppid, sizeof f->ppid);
-		} else if (strcmp(oid, SGX_EXT_OID ".3") == 0) {
-			f->have_pceid = octets(v, f->pceid, sizeof f->pceid);
-		} else if (strcmp(oid, SGX_EXT_OID ".4") == 0) {
-			f->have_fmspc = octets(v, f->fmspc, sizeof f->fmspc);
-		} else if (strcmp(oid, SGX_EXT_OID ".2.18") == 0) {
-			f->have_cpusvn = octets(v, f->cpusvn, sizeof f->cpusvn);
-		} else if (strcmp(oid, SGX_EXT_OID ".2.17") == 0) {
-			f->have_pcesvn = ASN1_TYPE_get(v) == V_ASN1_INTEGER &&
-					 ASN1_INTEGER_get_int64(&f->pcesvn, v->value.integer) == 1;
-		} else if (strcmp(oid, SGX_EXT_OID ".2") == 0 && depth == 0 &&
-			   ASN1_TYPE_get(v) == V_ASN1_SEQUENCE) {
-			sgx_ext_walk(ASN1_STRING_get0_data(v->value.sequence),
-				     ASN1_STRING_length(v->value.sequence), f, depth + 1);
-		}
-		sk_ASN1_TYPE_pop_free(kv, ASN1_TYPE_free);
-	}
-	sk_ASN1_TYPE_pop_free(top, ASN1_TYPE_free);
-}
-
 static int64_t asn1_unix(const ASN1_TIME *t)
 {
-	struct tm tm;
-	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-		return -1;
-	return (int64_t)timegm(&tm);
+	int64_t v;
+	return cert_asn1_time_unix(t, &v) == 0 ? v : -1;
 }
 
 /* 0 with *f filled from the quote's PCK leaf; -1 (err) when it has none. */
@@ -210,12 +146,20 @@ static int pck_fields_from_quote(const struct tdx_quote *q, struct pck_fields *f
 	X509_NAME_oneline(X509_get_subject_name(x), f->subject, sizeof f->subject);
 	f->not_before = asn1_unix(X509_get0_notBefore(x));
 	f->not_after = asn1_unix(X509_get0_notAfter(x));
-	ASN1_OBJECT *obj = OBJ_txt2obj(SGX_EXT_OID, 1);
-	int idx = obj ? X509_get_ext_by_OBJ(x, obj, -1) : -1;
-	ASN1_OBJECT_free(obj);
-	if (idx >= 0) {
-		ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(X509_get_ext(x, idx));
-		sgx_ext_walk(ASN1_STRING_get0_data(os), ASN1_STRING_length(os), f, 0);
+	/* display only: whatever fields are well-formed (attest/pck_ext.h) */
+	struct pck_ext e;
+	char why[256];
+	if (pck_ext_read(x, &e, why, sizeof why) == 0) {
+		if ((f->have_ppid = e.state[PCK_EXT_PPID] == PCK_EXT_OK))
+			memcpy(f->ppid, e.ppid, sizeof f->ppid);
+		if ((f->have_pceid = e.state[PCK_EXT_PCEID] == PCK_EXT_OK))
+			memcpy(f->pceid, e.pce_id, sizeof f->pceid);
+		if ((f->have_fmspc = e.state[PCK_EXT_FMSPC] == PCK_EXT_OK))
+			memcpy(f->fmspc, e.fmspc, sizeof f->fmspc);
+		if ((f->have_cpusvn = e.state[PCK_EXT_CPUSVN] == PCK_EXT_OK))
+			memcpy(f->cpusvn, e.cpu_svn, sizeof f->cpusvn);
+		if ((f->have_pcesvn = e.state[PCK_EXT_PCESVN] == PCK_EXT_OK))
+			f->pcesvn = e.pce_svn;
 	}
 	X509_free(x);
 	return 0;

@@ -77,48 +77,9 @@ static int is_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* Skips leading whitespace and one "0x"/"0X"; returns the offset of the digits. */
-static size_t hex_text_start(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n && is_space(p[i]))
-		i++;
-	if (n - i >= 2 && p[i] == '0' && (p[i + 1] == 'x' || p[i + 1] == 'X'))
-		i += 2;
-	return i;
-}
-
 int kmsctl_att_hex_text_decode(const uint8_t *p, size_t n, struct buf *out, struct err *err)
 {
-	struct buf digits = BUF_INIT;
-	int rc = -1;
-	for (size_t i = hex_text_start(p, n); i < n; i++) {
-		if (is_space(p[i]))
-			continue;
-		if (hex_nibble(p[i]) < 0) {
-			err_set(err, "not hex text (byte %zu is not a hex digit)", i + 1);
-			goto out;
-		}
-		if (buf_append_byte(&digits, p[i]) < 0) {
-			err_set(err, "out of memory");
-			goto out;
-		}
-	}
-	if (digits.len == 0 || digits.len % 2) {
-		if (digits.len)
-			err_set(err, "hex text has an odd number of digits (%zu)", digits.len);
-		else
-			err_set(err, "hex text has no digits");
-		goto out;
-	}
-	if (hex_decode((const char *)digits.p, digits.len, out) < 0) {
-		err_set(err, "invalid hex text");
-		goto out;
-	}
-	rc = 0;
-out:
-	buf_free(&digits);
-	return rc;
+	return hex_decode_text(p, n, 0, out, err);
 }
 
 int kmsctl_att_is_text(const uint8_t *p, size_t n)
@@ -180,32 +141,6 @@ out:
 	return rc;
 }
 
-/* A PCCS base URL as the collateral source wants it: http(s), no trailing '/'
- * and no trailing /sgx|tdx/certification/v4 (attestation §2.1, as the KMS's
- * [core.attestation.urls] pccs). */
-static int pccs_base(const char *url, char *out, size_t outlen, struct err *err)
-{
-	static const char *const suffixes[] = {"/sgx/certification/v4", "/tdx/certification/v4"};
-	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-		return err_set(err, "--pccs must be an http:// or https:// URL");
-	size_t n = strlen(url);
-	if (n >= outlen)
-		return err_set(err, "--pccs URL is too long");
-	memcpy(out, url, n + 1);
-	while (n && out[n - 1] == '/')
-		out[--n] = '\0';
-	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-		size_t m = strlen(suffixes[i]);
-		if (n >= m && strcmp(out + n - m, suffixes[i]) == 0) {
-			n -= m;
-			out[n] = '\0';
-		}
-	}
-	while (n && out[n - 1] == '/')
-		out[--n] = '\0';
-	return 0;
-}
-
 /* Collateral for the quote's FMSPC and CA type fetched from a PCCS (memory
  * cache only: one run), verified once when loaded, then the quote. */
 static int verify_with_pccs(const struct dcap_verifier *v, const struct kmsctl_att_dcap_opts *o,
@@ -216,7 +151,7 @@ static int verify_with_pccs(const struct dcap_verifier *v, const struct kmsctl_a
 	struct collateral_source *s = NULL;
 	struct dcap_loaded *l = NULL;
 	int rc = -1;
-	TRY(pccs_base(o->pccs, url, sizeof url, err));
+	TRY(collateral_pccs_url_normalize("--pccs", o->pccs, url, sizeof url, err));
 	/* The source logs fetches and retries for a long-running KMS; here the
 	 * one "error:" line carries the reason, so keep stderr to that. */
 	log_set_level(LOG_LVL_ERR);

@@ -64,3 +64,49 @@ int hex_decode_fixed(const char *s, uint8_t *out, size_t n)
 	}
 	return 0;
 }
+
+static int hex_space(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+int hex_decode_text(const void *text, size_t n, size_t max_bytes, struct buf *out, struct err *err)
+{
+	const uint8_t *p = text;
+	size_t i = 0, digits = 0;
+	while (i < n && hex_space(p[i]))
+		i++;
+	if (n - i >= 2 && p[i] == '0' && (p[i + 1] == 'x' || p[i + 1] == 'X'))
+		i += 2;
+	size_t start = i;
+	for (; i < n; i++) {
+		if (hex_space(p[i]))
+			continue;
+		if (hex_nibble(p[i]) < 0)
+			return err_set(err, "not hex text (byte %zu is not a hex digit)", i + 1);
+		digits++;
+	}
+	if (digits == 0)
+		return err_set(err, "hex text has no digits");
+	if (digits % 2)
+		return err_set(err, "hex text has an odd number of digits (%zu)", digits);
+	if (max_bytes && digits / 2 > max_bytes)
+		return err_set(err, "hex text is longer than %zu bytes", max_bytes);
+	size_t before = out->len;
+	int hi = -1;
+	for (i = start; i < n; i++) {
+		if (hex_space(p[i]))
+			continue;
+		int v = hex_nibble(p[i]);
+		if (hi < 0) {
+			hi = v;
+			continue;
+		}
+		if (buf_append_byte(out, (uint8_t)(hi << 4 | v)) < 0) {
+			out->len = before;
+			return err_set(err, "out of memory");
+		}
+		hi = -1;
+	}
+	return 0;
+}

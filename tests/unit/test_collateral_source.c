@@ -1438,3 +1438,91 @@ TEST(test_collateral_source_bounds_the_number_of_keys)
 	dcap_verifier_free(v);
 	fake_stop(f);
 }
+
+/* ---- the request path: cache only, the refresher fetches ---------------------- */
+
+TEST(test_dcap_precheck_passes_real_quote_and_names_a_broken_signature)
+{
+	struct err err;
+	struct dcap_verifier *v = dcap_verifier_new(NULL, 0, &err);
+	size_t qn;
+	uint8_t *q = real_quote(&qn);
+	CHECK(v && q);
+	CHECK_OK(dcap_precheck(v, q, qn, &err), &err);
+	q[48 + 16] ^= 1; /* a byte of the TD report body: the quote signature breaks */
+	CHECK_FAILS(dcap_precheck(v, q, qn, &err));
+	CHECK_CONTAINS(err.msg, "ISV enclave report signature is invalid");
+	free(q);
+	dcap_verifier_free(v);
+}
+
+TEST(test_collateral_source_get_cached_waits_for_the_refresher)
+{
+	struct err err;
+	struct fake *f = fake_real();
+	CHECK(f);
+	struct dcap_verifier *v = dcap_verifier_new(NULL, 0, &err);
+	atomic_store(&g_clock, REAL_NOW);
+	struct collateral_source_opts o = opts_for(f->url, NULL);
+	struct collateral_source *s = collateral_source_new(&o, v, &err);
+	CHECK_MSG(s, "%s", err.msg);
+	size_t qn;
+	uint8_t *q = real_quote(&qn);
+	struct dcap_loaded *l = NULL;
+
+	/* no refresher: a miss is an error, and nothing is fetched */
+	CHECK_FAILS(collateral_source_get_cached(s, q, qn, REAL_NOW, 1000, &l, &err));
+	CHECK_CONTAINS(err.msg, "refresher is not running");
+	CHECK_EQ_INT(fake_hits(f, -1), 0);
+
+	/* with it: the miss is fetched in the background and the caller served */
+	CHECK_OK(collateral_source_start(s, &err), &err);
+	CHECK_OK(collateral_source_get_cached(s, q, qn, REAL_NOW, 10000, &l, &err), &err);
+	struct dcap_result res;
+	CHECK_OK(dcap_verify_loaded(v, q, qn, l, REAL_NOW, &res, &err), &err);
+	dcap_loaded_release(l);
+	CHECK_EQ_INT(fake_hits(f, R_TCB), 1);
+	struct collateral_source_stats stats;
+	collateral_source_stats(s, &stats);
+	CHECK_EQ_INT(stats.refreshes, 1);
+	CHECK_EQ_INT(stats.fetches, 1);
+	/* then from memory */
+	CHECK_OK(collateral_source_get_cached(s, q, qn, REAL_NOW, 0, &l, &err), &err);
+	dcap_loaded_release(l);
+	CHECK_EQ_INT(fake_hits(f, R_TCB), 1);
+	free(q);
+	collateral_source_free(s);
+	dcap_verifier_free(v);
+	fake_stop(f);
+}
+
+TEST(test_collateral_source_get_cached_is_busy_while_the_pccs_hangs)
+{
+	struct err err;
+	struct fake *f = fake_real();
+	CHECK(f);
+	pthread_mutex_lock(&f->mu);
+	f->r[R_TCB].hang = 1;
+	pthread_mutex_unlock(&f->mu);
+	struct dcap_verifier *v = dcap_verifier_new(NULL, 0, &err);
+	atomic_store(&g_clock, REAL_NOW);
+	struct collateral_source_opts o = opts_for(f->url, NULL);
+	o.timeout_ms = 1500;
+	struct collateral_source *s = collateral_source_new(&o, v, &err);
+	CHECK_MSG(s, "%s", err.msg);
+	CHECK_OK(collateral_source_start(s, &err), &err);
+	size_t qn;
+	uint8_t *q = real_quote(&qn);
+	struct dcap_loaded *l = NULL;
+	CHECK_FAILS(collateral_source_get_cached(s, q, qn, REAL_NOW, 200, &l, &err));
+	CHECK(strncmp(err.msg, COLLATERAL_SOURCE_BUSY ": ", 6) == 0);
+	CHECK(!leaks_path(err.msg));
+	/* a second caller shares the fetch in progress, then its failure */
+	CHECK_FAILS(collateral_source_get_cached(s, q, qn, REAL_NOW, 5000, &l, &err));
+	CHECK_CONTAINS(err.msg, "no collateral for FMSPC " REAL_FMSPC);
+	CHECK_EQ_INT(fake_hits(f, R_TCB), 1);
+	free(q);
+	collateral_source_free(s);
+	dcap_verifier_free(v);
+	fake_stop(f);
+}
