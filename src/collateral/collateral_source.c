@@ -876,13 +876,7 @@ int collateral_source_refresh_due(struct collateral_source *s, int64_t t)
 static void timed_wait(struct collateral_source *s, long ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	deadline_after(ms, &ts);
 	pthread_cond_timedwait(&s->wake, &s->mu, &ts);
 }
 

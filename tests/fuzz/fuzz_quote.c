@@ -3,14 +3,9 @@
  * the DCAP verifier (attest/dcap.h) with fixed mock collateral, plus the TCB
  * info / QE identity JSON parsers when the input starts with '{'.
  *
- * Build and run (from the project root; ~60 s; the vector quotes are good seeds):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc \
- *     tests/fuzz/fuzz_quote.c src/attest/quote.c src/attest/collateral.c src/attest/dcap.c \
- *     src/attest/intel_root.c src/util/err.c src/util/buf.c src/util/hex.c src/util/reader.c \
- *     src/util/secret.c -lcrypto -ljansson -lpthread -o build/fuzz_quote
- *   mkdir -p build/fuzz-quote-corpus && cp tests/vectors/mock/quote_*.bin \
- *     tests/vectors/dcap-qvl/tdx_quote*.bin build/fuzz-quote-corpus/ &&
- *   build/fuzz_quote -max_total_time=60 -timeout=5 -rss_limit_mb=4096 build/fuzz-quote-corpus
+ * Build and run with the other targets: `make fuzz` (FUZZ_SECONDS each); the
+ * vector quotes (tests/vectors/mock/quote_*.bin, tests/vectors/dcap-qvl/
+ * tdx_quote*.bin) are good seeds for build-fuzz/corpus/fuzz_quote.
  *
  * Beyond "no crash, no leak, no read past the input", it checks what callers
  * rely on: a parsed quote's regions lie inside the input, the signed region
