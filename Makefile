@@ -151,7 +151,7 @@ test: deps $(BINS) $(BUILD)/tests/unit-tests
 	@scripts/check-layers.sh
 	@BUILD=$(BUILD) tests/run.sh
 
-run: deps $(BINS)
+run: deps $(BINS) $(BUILD)/tests/simtee
 	@scripts/run-dev.sh $(BUILD)
 
 asan:

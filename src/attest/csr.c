@@ -19,8 +19,7 @@ static int get_str(struct reader *r, struct csr_str *s, const char *what, struct
 	return 0;
 }
 
-static int get_opt_u64(struct reader *r, int *has, uint64_t *v, const char *what,
-		       struct err *err)
+static int get_opt_u64(struct reader *r, int *has, uint64_t *v, const char *what, struct err *err)
 {
 	if (scale_option(r, has, err) < 0 || (*has && scale_u64(r, v, err) < 0))
 		return err_wrap(err, "%s", what);
@@ -131,10 +130,10 @@ static int put_str(struct buf *b, const struct csr_str *s)
 
 int csr_encode_v2(const struct csr *c, struct buf *out, struct err *err)
 {
-	int bad = put_str(out, &c->confirm) < 0 ||
-		  scale_put_bytes(out, c->pubkey, c->pubkey_len) < 0 ||
-		  scale_put_bool(out, c->has_org) < 0 || (c->has_org && put_str(out, &c->org) < 0) ||
-		  put_str(out, &c->subject) < 0 || scale_put_compact(out, c->n_san) < 0;
+	int bad =
+	    put_str(out, &c->confirm) < 0 || scale_put_bytes(out, c->pubkey, c->pubkey_len) < 0 ||
+	    scale_put_bool(out, c->has_org) < 0 || (c->has_org && put_str(out, &c->org) < 0) ||
+	    put_str(out, &c->subject) < 0 || scale_put_compact(out, c->n_san) < 0;
 	for (size_t i = 0; !bad && i < c->n_san && i < CSR_MAX_SANS; i++)
 		bad = put_str(out, &c->san[i]) < 0;
 	bad = bad || scale_put_bool(out, c->usage_server_auth) < 0 ||

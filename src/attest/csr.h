@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define CSR_CONFIRM "please sign cert:"
-#define CSR_MAX_SANS 64			/* more subject alt names: refused */
+#define CSR_MAX_SANS 64			  /* more subject alt names: refused */
 #define CSR_MAX_BYTES (10u * 1024 * 1024) /* the V2 attestation's own cap */
 
 struct csr_str {

@@ -1,6 +1,6 @@
 /*
  * main.c — simtee, the simulated TEE for tests: a table of subcommands (pki,
- * collateral, quote, ratls-cert, serve), each with its own --help.
+ * collateral, quote, ratls-cert, serve, app), each with its own --help.
  * TEST-ONLY: built by mk/simtee.mk into build/tests/simtee, never into
  * dstack-kms, dstack-kmsctl or dstack-auth-eth; everything it signs uses test
  * credentials. spec: attestation §5 (mock-attestation / tee-simulator).
@@ -23,6 +23,8 @@ static const struct command COMMANDS[] = {
     {"ratls-cert", "write an RA-TLS client certificate issued by a KMS temp CA",
      sim_cmd_ratls_cert},
     {"serve", "run a mock PCCS on 127.0.0.1", sim_cmd_serve},
+    {"app", "make a simulated app: a self-signed RA-TLS certificate with a fresh quote",
+     sim_cmd_app},
 };
 
 static void usage(FILE *f)

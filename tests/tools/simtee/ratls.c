@@ -357,3 +357,62 @@ done:
 	sim_quote_spec_free(&spec);
 	return rc;
 }
+
+/* `simtee app`: a simulated app in one command — a self-signed RA-TLS
+ * certificate with a fresh simulated quote for a fixed demo identity (each
+ * value overridable), as newer dstack guests mint for themselves. */
+int sim_cmd_app(int argc, char **argv)
+{
+	const char *pki = NULL, *out = ".", *app = "1111111111111111111111111111111111111111",
+		   *compose = "c0ffee00000000000000000000000000000000000000000000000000000000aa",
+		   *inst = "2222222222222222222222222222222222222222";
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			printf(
+			    "usage: simtee app --pki DIR [--out DIR] [--app-id HEX20] "
+			    "[--compose-hash HEX32] [--instance-id HEX20]\n\n"
+			    "Writes DIR/app.pem and DIR/app.key: a self-signed RA-TLS client\n"
+			    "certificate whose attestation (a fresh quote signed by the mock PKI)\n"
+			    "binds its key, for the demo app id %s unless given.\n"
+			    "Use it with: dstack-kmsctl app-key --cert DIR/app.pem --key "
+			    "DIR/app.key\n",
+			    app);
+			return 0;
+		}
+		const char **dst = !strcmp(a, "--pki")		  ? &pki
+				   : !strcmp(a, "--out")	  ? &out
+				   : !strcmp(a, "--app-id")	  ? &app
+				   : !strcmp(a, "--compose-hash") ? &compose
+				   : !strcmp(a, "--instance-id")  ? &inst
+								  : NULL;
+		if (!dst || i + 1 >= argc)
+			return sim_usage("app", "unknown option or missing value: '%s'", a);
+		*dst = argv[++i];
+	}
+	if (!pki)
+		return sim_usage("app", "--pki is required");
+	char cert[4096], key[4096];
+	if (snprintf(cert, sizeof cert, "%s/app.pem", out) >= (int)sizeof cert ||
+	    snprintf(key, sizeof key, "%s/app.key", out) >= (int)sizeof key)
+		return sim_usage("app", "--out path too long");
+	char *args[] = {"ratls-cert",
+			"--pki",
+			(char *)pki,
+			"--self-signed",
+			"--app-id",
+			(char *)app,
+			"--compose-hash",
+			(char *)compose,
+			"--instance-id",
+			(char *)inst,
+			"--out-cert",
+			cert,
+			"--out-key",
+			key,
+			NULL};
+	int rc = sim_cmd_ratls_cert((int)(sizeof args / sizeof args[0]) - 1, args);
+	if (rc == 0)
+		printf("%s\n%s\n", cert, key);
+	return rc;
+}

@@ -191,6 +191,8 @@ int sim_cmd_ratls_cert(int argc, char **argv);
 /* ---- mock PCCS (serve.c) ---- */
 
 int sim_cmd_serve(int argc, char **argv);
+/* A simulated app's RA-TLS certificate in one command (ratls.c). */
+int sim_cmd_app(int argc, char **argv);
 
 /* ---- output ---- */
 
