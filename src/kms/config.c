@@ -10,6 +10,8 @@
  */
 #include "kms/config.h"
 
+#include "collateral/collateral_source.h"
+
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -509,15 +511,11 @@ int config_load_text(struct kms_config *c, const char *text, size_t len, const c
 		return -1;
 	if (c->pccs_url[0]) {
 		/* A PCS/PCCS URL with the API path is reduced to its base (attestation §PCCS). */
-		size_t n = strlen(c->pccs_url);
-		while (n && c->pccs_url[n - 1] == '/')
-			c->pccs_url[--n] = 0;
-		const char *suffixes[] = {"/sgx/certification/v4", "/tdx/certification/v4"};
-		for (size_t i = 0; i < 2; i++) {
-			size_t m = strlen(suffixes[i]);
-			if (n >= m && strcmp(c->pccs_url + n - m, suffixes[i]) == 0)
-				c->pccs_url[n - m] = 0;
-		}
+		char base[sizeof c->pccs_url];
+		if (collateral_pccs_url_normalize("[core.attestation.urls] pccs", c->pccs_url, base,
+						  sizeof base, err) < 0)
+			return -1;
+		copy_str(c->pccs_url, sizeof c->pccs_url, base);
 	}
 	if (st.seen_quote_enabled && !st.quote_enabled && !st.seen_attest_rpc_cert &&
 	    !st.seen_enforce_self_auth) {
