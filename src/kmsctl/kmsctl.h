@@ -59,6 +59,7 @@ extern const struct kmsctl_cmd kmsctl_cmd_verify;
 extern const struct kmsctl_cmd kmsctl_cmd_audit;
 extern const struct kmsctl_cmd kmsctl_cmd_app_key;
 extern const struct kmsctl_cmd kmsctl_cmd_kms_key;
+extern const struct kmsctl_cmd kmsctl_cmd_sign_cert;
 
 /* ---- client.c ---- */
 
@@ -90,6 +91,8 @@ int kmsctl_set_client_cert(struct kmsctl *ctl, const char *cert_file, const char
 
 /* The KMS's root k256 public key (33 bytes compressed), from GetMeta. */
 int kmsctl_fetch_k256_pubkey(struct kmsctl *ctl, uint8_t pub[33], struct err *err);
+/* The KMS's root CA certificate PEM, from GetMeta (caller frees). */
+int kmsctl_fetch_root_ca(struct kmsctl *ctl, char **pem, struct err *err);
 
 /* ---- cli.c ---- */
 

@@ -40,6 +40,7 @@ static const struct kmsctl_cmd *const COMMANDS[] = {
     &kmsctl_cmd_verify,
     &kmsctl_cmd_app_key,
     &kmsctl_cmd_kms_key,
+    &kmsctl_cmd_sign_cert,
     &kmsctl_cmd_audit,
     &kmsctl_cmd_verify_quote,
     &kmsctl_cmd_verify_ratls,

@@ -64,6 +64,28 @@ out:
 	return rc;
 }
 
+int kmsctl_fetch_root_ca(struct kmsctl *ctl, char **pem, struct err *err)
+{
+	struct http_response resp;
+	Kms__GetMetaResponse *m = NULL;
+	int rc = -1;
+	*pem = NULL;
+	TRY_OUT(get_meta(ctl, &resp, &m, err));
+	if (!m->ca_cert || !kmsctl_is_pem_text(m->ca_cert)) {
+		err_set(err, "GetMeta: ca_cert is not PEM text");
+		goto out;
+	}
+	if (!(*pem = strdup(m->ca_cert))) {
+		err_set(err, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	prpc_message_free(m ? &m->base : NULL);
+	kmsctl_response_free(&resp);
+	return rc;
+}
+
 static void print_hex_field(const char *label, const ProtobufCBinaryData *b)
 {
 	if (b->len == 0) {

@@ -298,10 +298,59 @@ print(r["app_id"], r["instance_id"], r["compose_hash"], r["tcb_status"], len(r["
 EOF
 )
 expect_eq release_log_identity "$LAST_ALLOWED" "$APP $INST $CH UpToDate 64"
-if [ -x tests/tools/audit_check.py ] || [ -f tests/tools/audit_check.py ]; then
-  check release_log_chain_independent $PY tests/tools/audit_check.py "$TMP/release.log"
-fi
+check release_log_chain_independent $PY tests/tools/audit_check.py "$TMP/release.log"
 check release_log_chain_kmsctl "$BUILD/dstack-kmsctl" audit verify "$TMP/release.log"
+# a removed line and an edited line are found, at the same line by both verifiers
+sed '3d' "$TMP/release.log" >"$TMP/removed.log"
+out=$("$BUILD/dstack-kmsctl" audit verify "$TMP/removed.log"); rc=$?
+expect_eq audit_verify_removed_line_exit "$rc" 1
+expect_contains audit_verify_removed_line "$out" "BROKEN at line 3: seq 4 follows seq 2: 1 line(s) missing"
+expect_contains audit_check_removed_line "$($PY tests/tools/audit_check.py "$TMP/removed.log")" "BROKEN 3:"
+sed '2s/"decision":"[a-z]*"/"decision":"allowed"/; 2s/"reason":"[^"]*"/"reason":""/' "$TMP/release.log" >"$TMP/edited.log"
+if cmp -s "$TMP/edited.log" "$TMP/release.log"; then sed -i '2s/"tcb_status":"/"tcb_status":"X/' "$TMP/edited.log"; fi
+out=$("$BUILD/dstack-kmsctl" audit verify "$TMP/edited.log")
+expect_contains audit_verify_edited_line "$out" "BROKEN at line 3: prev does not match"
+expect_contains audit_check_edited_line "$($PY tests/tools/audit_check.py "$TMP/edited.log")" "BROKEN 3: prev mismatch"
+# a KMS does not extend an altered log: start-up stops naming the line
+P9=$(free_port)
+write_config "$TMP/kms9.toml" "$P9" "http://127.0.0.1:$WPORT" "$TMP/edited.log"
+"$BUILD/dstack-kms" --config "$TMP/kms9.toml" >"$TMP/kms9.log" 2>&1 &
+p=$!
+for _ in $(seq 50); do kill -0 $p 2>/dev/null || break; sleep 0.1; done
+if kill -0 $p 2>/dev/null; then kill $p; fail altered_log_stops_startup "still running"; else
+  expect_contains altered_log_stops_startup "$(cat "$TMP/kms9.log")" "line 3 is broken"; fi
+# a torn last line (a crash mid-write) is cut off at start, the chain goes on
+cp "$TMP/release.log" "$TMP/torn.log"
+printf '{"seq":999,"time":"partial' >>"$TMP/torn.log"
+write_config "$TMP/kms9.toml" "$P9" "http://127.0.0.1:$WPORT" "$TMP/torn.log"
+kms_up kms9b "$TMP/kms9.toml" "$P9" || fail torn_log_kms_starts "$(tail -3 "$TMP/kms9b.log")"
+expect_contains torn_log_cut_with_warning "$(cat "$TMP/kms9b.log")" "cutting off a torn last line"
+rpc "$P9" good GetAppKey '{"api_version":1}' >/dev/null
+kill "$KMS_PID"; wait "$KMS_PID" 2>/dev/null
+check torn_log_chain_continues "$BUILD/dstack-kmsctl" audit verify "$TMP/torn.log"
+expect_eq torn_log_next_seq "$($PY -c "import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])['seq'])" "$TMP/torn.log")" "$(( $(wc -l <"$TMP/release.log") + 1 ))"
+
+# --- dstack-kmsctl as the app and the operator -----------------------------------
+K=(--insecure --url "https://127.0.0.1:$PORT")
+out=$("$BUILD/dstack-kmsctl" "${K[@]}" app-key --cert "$TMP/good.pem" --key "$TMP/good.key" 2>&1)
+expect_contains kmsctl_app_key_verified "$out" "signature:       verified"
+expect_contains kmsctl_app_key_disk_key "$out" "disk_crypt_key:  $(echo "$WANT" | json "j['disk_crypt_key']")"
+out=$("$BUILD/dstack-kmsctl" "${K[@]}" app-key --cert "$TMP/good.pem" --key "$TMP/good.key" \
+  --signer 02a594d1e64985d03463fc26e666eaf6a82b6c75834ca8c25810b25069b401ebc3 2>&1); rc=$?
+expect_eq kmsctl_app_key_wrong_signer_fails "$rc" 1
+expect_contains kmsctl_app_key_wrong_signer_reason "$out" "k256_signature is not by the KMS root key"
+out=$("$BUILD/dstack-kmsctl" "${K[@]}" app-key --cert "$TMP/denied.pem" --key "$TMP/denied.key" 2>&1)
+expect_contains kmsctl_app_key_denied "$out" "App not allowed: Boot denied"
+out=$("$BUILD/dstack-kmsctl" "${K[@]}" kms-key --cert "$TMP/good.pem" --key "$TMP/good.key" 2>&1)
+expect_contains kmsctl_kms_key_matches "$out" "matches GetMeta: yes"
+if echo "$out" | grep -q "PRIVATE KEY"; then fail kmsctl_kms_key_no_secrets "key printed"; else pass kmsctl_kms_key_no_secrets; fi
+out=$("$BUILD/dstack-kmsctl" "${K[@]}" sign-cert --key "$TMP/app.key" --attestation "$TMP/app.att" \
+  --subject svc.example --alt-name svc.example --usage-server-auth --out-chain "$TMP/kchain.pem" 2>&1)
+expect_contains kmsctl_sign_cert_verified "$out" "chain: verified up to the root CA"
+expect_eq kmsctl_sign_cert_three_certs "$(grep -c 'BEGIN CERTIFICATE' "$TMP/kchain.pem")" 3
+out=$("$BUILD/dstack-kmsctl" "${K[@]}" sign-cert --key "$TMP/other.key" --attestation "$TMP/app.att" 2>&1); rc=$?
+expect_eq kmsctl_sign_cert_unbound_fails "$rc" 1
+expect_contains kmsctl_sign_cert_unbound_reason "$out" "Quote verification failed"
 SEQ=$($PY -c "import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])['seq'])" "$TMP/release.log")
 check journal_carries_seq grep -q "release seq=$SEQ " "$TMP/kms.log"
 
