@@ -24,27 +24,27 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: " KMSCTL_PROG " [OPTIONS] sign-cert --key PEM --attestation FILE [options]\n"
-		"\n"
-		"Builds a version-2 CSR for the key, with the attestation (VersionedAttestation\n"
-		"bytes, binary or hex) bound to it, asks KMS.SignCert for a certificate, prints\n"
-		"the chain (leaf, App CA, root) and verifies it up to the KMS root CA.\n"
-		"\n"
-		"  --key PEM             the P-256 private key the certificate is for\n"
-		"  --attestation FILE    attestation bound to that key (e.g. simtee ratls-cert\n"
-		"                        --key PEM --out-attestation FILE)\n"
-		"  --subject NAME        certificate CN (default: app)\n"
-		"  --org NAME            certificate O\n"
-		"  --alt-name NAME       a subject alternative name (DNS name or IP; repeatable)\n"
-		"  --usage-server-auth   extended key usage serverAuth\n"
-		"  --usage-client-auth   extended key usage clientAuth\n"
-		"  --ext-quote           embed the attestation in the certificate\n"
-		"  --ext-app-info        embed the APP_INFO extension\n"
-		"  --vm-config JSON      vm_config sent with the request\n"
-		"  --out-chain FILE      also write the chain PEM there\n"
-		"  --ca PEM              the KMS root CA to verify against (default: GetMeta)\n"
-		"  -h, --help            this text\n");
+	fprintf(
+	    f, "Usage: " KMSCTL_PROG " [OPTIONS] sign-cert --key PEM --attestation FILE [options]\n"
+	       "\n"
+	       "Builds a version-2 CSR for the key, with the attestation (VersionedAttestation\n"
+	       "bytes, binary or hex) bound to it, asks KMS.SignCert for a certificate, prints\n"
+	       "the chain (leaf, App CA, root) and verifies it up to the KMS root CA.\n"
+	       "\n"
+	       "  --key PEM             the P-256 private key the certificate is for\n"
+	       "  --attestation FILE    attestation bound to that key (e.g. simtee ratls-cert\n"
+	       "                        --key PEM --out-attestation FILE)\n"
+	       "  --subject NAME        certificate CN (default: app)\n"
+	       "  --org NAME            certificate O\n"
+	       "  --alt-name NAME       a subject alternative name (DNS name or IP; repeatable)\n"
+	       "  --usage-server-auth   extended key usage serverAuth\n"
+	       "  --usage-client-auth   extended key usage clientAuth\n"
+	       "  --ext-quote           embed the attestation in the certificate\n"
+	       "  --ext-app-info        embed the APP_INFO extension\n"
+	       "  --vm-config JSON      vm_config sent with the request\n"
+	       "  --out-chain FILE      also write the chain PEM there\n"
+	       "  --ca PEM              the KMS root CA to verify against (default: GetMeta)\n"
+	       "  -h, --help            this text\n");
 }
 
 struct sc_args {
@@ -147,8 +147,7 @@ static int verify_chain(char **chain, size_t n, const char *root_pem, struct err
 		goto out;
 	}
 	if (!st || !ctx || !untrusted || X509_STORE_add_cert(st, root) != 1 ||
-	    !sk_X509_push(untrusted, mid) ||
-	    X509_STORE_CTX_init(ctx, st, leaf, untrusted) != 1) {
+	    !sk_X509_push(untrusted, mid) || X509_STORE_CTX_init(ctx, st, leaf, untrusted) != 1) {
 		err_openssl(err, "cannot set up the verification");
 		goto out;
 	}
@@ -241,9 +240,8 @@ static int run(struct kmsctl *ctl, int argc, char **argv)
 		kmsctl_fail("%s", err_msg(&err));
 		goto out;
 	}
-	r = (Kms__SignCertResponse *)prpc_json_decode(&kms__sign_cert_response__descriptor,
-						      (const char *)resp.body.p, resp.body.len,
-						      &err);
+	r = (Kms__SignCertResponse *)prpc_json_decode(
+	    &kms__sign_cert_response__descriptor, (const char *)resp.body.p, resp.body.len, &err);
 	if (!r) {
 		kmsctl_fail("SignCert: unexpected answer: %s", err_msg(&err));
 		goto out;
