@@ -1,7 +1,7 @@
 /*
- * config.c — environment configuration of dstack-auth-eth and the env-file
- * reader behind --env-file (systemd EnvironmentFile syntax: VAR=value lines,
- * # and ; comments, optional quotes) and ./.env (dotenv, as upstream).
+ * config.c — environment configuration of dstack-auth-eth; --env-file
+ * (systemd EnvironmentFile syntax) and ./.env (dotenv, as upstream) are read
+ * by the shared reader, util/envfile.h.
  * The env file may hold an RPC API key: its bytes are wiped after use and
  * values are never echoed in messages.
  * spec: auth-eth §1.1 (variables and defaults).
@@ -10,92 +10,23 @@
 
 #include "abi/authreq.h"
 #include "util/buf.h"
+#include "util/envfile.h"
 #include "util/fs.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ENV_FILE_MAX (1u << 20)
+struct setenv_ctx {
+	const char *path;
+	int overwrite;
+};
 
-static int key_char(char c, int first)
+static int set_one(void *ud, const char *name, const char *value, size_t lineno, struct err *err)
 {
-	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')
-		return 1;
-	return !first && c >= '0' && c <= '9';
-}
-
-static int is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
-/* Parses one line in place; *key = NULL for blank and comment lines. */
-static int parse_line(char *line, int dotenv, char **key, char **val)
-{
-	*key = NULL;
-	char *p = line;
-	while (is_blank(*p))
-		p++;
-	if (!*p || *p == '#' || *p == ';')
-		return 0;
-	if (strncmp(p, "export ", 7) == 0)
-		for (p += 7; is_blank(*p); p++)
-			;
-	char *k = p;
-	if (!key_char(*p, 1))
-		return -1;
-	while (key_char(*p, 0))
-		p++;
-	char *kend = p;
-	while (is_blank(*p))
-		p++;
-	if (*p != '=')
-		return -1;
-	*kend = '\0';
-	p++;
-	while (is_blank(*p))
-		p++;
-	char *v = p;
-	size_t n = strlen(v);
-	if (n >= 2 && (v[0] == '"' || v[0] == '\'')) {
-		char q = v[0];
-		char *close = strrchr(v + 1, q);
-		if (close) {
-			char *after = close + 1;
-			while (is_blank(*after))
-				after++;
-			if (!*after || (dotenv && *after == '#')) {
-				*close = '\0';
-				v++;
-				if (q == '"') { /* \" \\ \n escapes */
-					char *w = v;
-					for (char *r = v; *r; r++) {
-						if (*r == '\\' && r[1]) {
-							r++;
-							*w++ = *r == 'n' ? '\n' : *r;
-						} else {
-							*w++ = *r;
-						}
-					}
-					*w = '\0';
-				}
-				*key = k;
-				*val = v;
-				return 0;
-			}
-		}
-	}
-	if (dotenv) {
-		char *hash = strchr(v, '#');
-		if (hash)
-			*hash = '\0';
-	}
-	n = strlen(v);
-	while (n && is_blank(v[n - 1]))
-		v[--n] = '\0';
-	*key = k;
-	*val = v;
+	const struct setenv_ctx *c = ud;
+	if (setenv(name, value, c->overwrite) != 0)
+		return err_set(err, "%s:%zu: cannot set %s", c->path, lineno, name);
 	return 0;
 }
 
@@ -103,38 +34,9 @@ int ae_env_load(const char *path, int overwrite, int must_exist, struct err *err
 {
 	if (!must_exist && !fs_exists(path))
 		return 0;
-	struct buf b;
-	buf_init_secret(&b);
-	if (fs_read_file(path, ENV_FILE_MAX, &b, err) < 0) {
-		buf_free(&b);
-		return -1; /* the message names the file */
-	}
-	if (b.len && memchr(b.p, '\0', b.len)) {
-		buf_free(&b);
-		return err_set(err, "env file %s: contains a NUL byte", path);
-	}
-	char *s = (char *)b.p;
-	int rc = 0;
-	size_t lineno = 0;
-	for (char *line = s; line && *line;) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		lineno++;
-		char *k, *v;
-		if (parse_line(line, !overwrite, &k, &v) < 0) {
-			if (must_exist) {
-				rc = err_set(err, "%s:%zu: not a VAR=value line", path, lineno);
-				break;
-			}
-		} else if (k && setenv(k, v, overwrite) != 0) {
-			rc = err_set(err, "%s:%zu: cannot set %s", path, lineno, k);
-			break;
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	buf_free(&b);
-	return rc;
+	struct setenv_ctx c = {path, overwrite};
+	/* --env-file is systemd's syntax and strict; ./.env is dotenv and lenient */
+	return envfile_read(path, !overwrite, must_exist, set_one, &c, err);
 }
 
 static const char *env_or(const char *name, const char *def)

@@ -36,6 +36,8 @@ cert_dir = "$TMP/certs"
 attest_rpc_cert = false
 enforce_self_authorization = false
 request_deadline = "20s"
+[core.audit]
+file = "$TMP/release.log"
 [core.attestation]
 insecure_allow_external_trust_anchors = true
 collateral_cache_dir = "$TMP/collateral"

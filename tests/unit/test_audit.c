@@ -58,7 +58,9 @@ TEST(test_audit_chain_across_reopen)
 	/* the first line's prev is 64 zeros; its chain value is its SHA-256 */
 	struct buf b = BUF_INIT;
 	CHECK_OK(fs_read_file(path, 1 << 20, &b, &err), &err);
-	CHECK(strstr(buf_str(&b), "\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\"}\n"));
+	CHECK(strstr(
+	    buf_str(&b),
+	    "\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\"}\n"));
 	uint8_t md[32];
 	unsigned mdlen;
 	CHECK(EVP_Digest(b.p, b.len - 1, md, &mdlen, EVP_sha256(), NULL) == 1);
@@ -107,8 +109,8 @@ TEST(test_audit_torn_tail_cut_and_altered_refused)
 	CHECK_OK(fs_write_atomic(path, b.p, b.len, 0640, &err), &err);
 	buf_free(&b);
 	CHECK(audit_open(path, &err) == NULL);
-	CHECK_MSG(strstr(err.msg, "line 2 is broken") || strstr(err.msg, "line 3 is broken"),
-		  "%s", err.msg);
+	CHECK_MSG(strstr(err.msg, "line 2 is broken") || strstr(err.msg, "line 3 is broken"), "%s",
+		  err.msg);
 }
 
 struct worker {
