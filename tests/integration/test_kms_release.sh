@@ -273,6 +273,28 @@ r=$(sign v2 --key "$TMP/app.key" --attestation "$TMP/other.att")
 expect_contains signcert_attestation_of_other_key "$(body "$r" | json "j['error']")" "Quote verification failed"
 r=$(sign v2 --key "$TMP/app.key" --attestation "$TMP/denied.att")
 expect_eq signcert_denied "$(body "$r" | json "j['error']")" "App not allowed: Boot denied: app $DENIED is not registered"
+# a V1 CSR: raw quote + JSON event log, from a legacy-form certificate for the same key
+"$SIM" ratls-cert --pki "$TMP/pki" --tmp-ca-cert "$TMP/certs/tmp-ca.crt" --tmp-ca-key "$TMP/certs/tmp-ca.key" \
+  --legacy --key "$TMP/app.key" --app-id "$APP" --compose-hash "$CH" --instance-id "$INST" \
+  --out-cert "$TMP/legacy.pem" --out-key "$TMP/legacy.key" --out-quote "$TMP/v1.quote" >/dev/null 2>&1
+$PY -c '
+import sys
+from cryptography import x509
+c = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+v = c.extensions.get_extension_for_oid(x509.ObjectIdentifier("1.3.6.1.4.1.62397.1.2")).value.value
+assert v[0] == 4
+n, off = v[1], 2
+if n & 0x80:
+    k = n & 0x7F
+    n, off = int.from_bytes(v[2:2 + k], "big"), 2 + k
+open(sys.argv[2], "wb").write(v[off:off + n])' "$TMP/legacy.pem" "$TMP/v1.events"
+r=$(sign v1 --key "$TMP/app.key" --quote "$TMP/v1.quote" --event-log "$TMP/v1.events" --subject v1.example)
+expect_eq signcert_v1_served "$(status "$r")" 200
+body "$r" | $PY -c 'import json,sys; open(sys.argv[1],"w").write(json.load(sys.stdin)["certificate_chain"][0])' "$TMP/v1leaf.pem" 2>/dev/null
+expect_contains signcert_v1_chain_verifies \
+  "$(openssl verify -CAfile "$TMP/certs/root-ca.crt" -untrusted "$TMP/appca.pem" "$TMP/v1leaf.pem" 2>&1)" ": OK"
+r=$(sign v1 --key "$TMP/app.key" --quote "$TMP/v1.quote" --event-log "$TMP/v1.events" --mutate trailing)
+expect_contains signcert_v1_trailing_bytes "$(body "$r" | json "j['error']")" "Failed to parse csr"
 r=$(rpc "$PORT" - SignCert '{"api_version":3,"csr":"00","signature":"00"}')
 expect_eq signcert_api_version_3 "$(body "$r" | json "j['error']")" "Unsupported API version: 3"
 
