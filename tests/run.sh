@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh — runs every test suite (unit tests, then each integration script)
-# and ends with one line "N passed, N failed". Each suite prints one
-# "PASS: name" / "FAIL: name" line per test; a suite that crashes or exits
-# non-zero without a FAIL line counts as one failure.
+# and ends with one line "N passed, N failed, N skipped". Each suite prints
+# one "PASS: name" / "FAIL: name" line per test and "SKIP: name: reason" for
+# a part it cannot run here (counted as skipped, never as passed); a suite
+# that crashes or exits non-zero without a FAIL line counts as one failure.
 set -u
 BUILD=${BUILD:-build}
 export BUILD
@@ -27,5 +28,10 @@ for s in "${suites[@]}"; do
 done
 passed=$(grep -c '^PASS: ' "$log" || true)
 failed=$(( $(grep -c '^FAIL: ' "$log" || true) + extra_fail ))
-echo "$passed passed, $failed failed"
+skipped=$(grep -c '^SKIP: ' "$log" || true)
+if [ "$skipped" -gt 0 ]; then
+  echo "skipped:"
+  grep '^SKIP: ' "$log" | sed 's/^/  /'
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
