@@ -145,8 +145,10 @@ expect_eq getappkey_twice_same "$(body "$r2" | json "[j['disk_crypt_key'],j['env
 ID=$($ORACLE ratls "$TMP/good.pem")
 GOT=$(grep '^/bootAuth/app ' "$TMP/bodies.log" | head -1 | cut -d' ' -f2-)
 expect_eq webhook_bootinfo_matches_oracle \
-  "$(echo "$GOT" | json "[j['appId'],j['composeHash'],j['instanceId'],j['deviceId'],j['mrAggregated'],j['mrSystem'],j['keyProviderInfo'],j['osImageHash'],j['tcbStatus']]")" \
-  "$(echo "$ID" | json "[j['app_id'],j['compose_hash'],j['instance_id'],j['device_id'],j['runtime']['mr_aggregated'],j['runtime']['mr_system'],j['runtime']['key_provider_info'],'','UpToDate']")"
+  "$(echo "$GOT" | json "[j['teeVariant'],j['appId'],j['composeHash'],j['instanceId'],j['deviceId'],j['mrAggregated'],j['mrSystem'],j['keyProviderInfo'],j['osImageHash'],j['tcbStatus'],j['advisoryIds']]")" \
+  "$(echo "$ID" | json "['dstack-tdx',j['app_id'],j['compose_hash'],j['instance_id'],j['device_id'],j['runtime']['mr_aggregated'],j['runtime']['mr_system'],j['runtime']['key_provider_info'],'','UpToDate',[]]")"
+expect_eq webhook_bootinfo_key_order "$(echo "$GOT" | $PY -c 'import json,sys; print(",".join(json.load(sys.stdin).keys()))')" \
+  "teeVariant,mrAggregated,osImageHash,mrSystem,appId,composeHash,instanceId,deviceId,keyProviderInfo,tcbStatus,advisoryIds"
 
 # another instance: another disk key, same env key; another app: all other
 r=$(rpc "$PORT" inst2 GetAppKey '{"api_version":1}')
