@@ -2,8 +2,9 @@
  * prpc_json.c — protobuf-c messages <-> prpc JSON, and GET query strings ->
  * messages (kms-protocol §2.2, §2.3, §3).
  *
- * The JSON reader is a strict RFC 8259 recursive-descent parser that writes
- * straight into the message instead of building a jansson tree: that lets it
+ * The JSON reader is a strict RFC 8259 recursive-descent parser on the
+ * shared tokenizer (util/json_scan.h) that writes straight into the message
+ * instead of building a jansson tree: that lets it
  * mirror serde_json where jansson differs (u64 above INT64_MAX, `-0` and
  * fractions are floating point, only known keys are checked for duplicates,
  * the 128-level recursion limit) and keeps one wiped copy of decoded secrets
@@ -12,6 +13,7 @@
  */
 #include "prpc/prpc_json.h"
 
+#include "util/json_scan.h"
 #include "util/utf8.h"
 
 #include "util/hex.h"
@@ -556,287 +558,12 @@ int prpc_json_encode(const ProtobufCMessage *msg, struct buf *out, struct err *e
 
 /* ---- JSON reader ------------------------------------------------------- */
 
-struct jp {
-	const unsigned char *s;
-	size_t len, pos;
-	int depth_left; /* serde_json remaining_depth */
-	struct err *err;
-	struct buf scratch; /* secret: the last decoded string */
-};
-
-static int jp_fail(struct jp *p, const char *what)
-{
-	size_t line = 1, col = 1;
-	for (size_t i = 0; i < p->pos && i < p->len; i++) {
-		if (p->s[i] == '\n') {
-			line++;
-			col = 1;
-		} else {
-			col++;
-		}
-	}
-	return err_set(p->err, "invalid JSON: %s at line %zu column %zu", what, line, col);
-}
-
-/* A structural error, or serde_json's EOF wording when the input ended. */
-static int jp_fail_in(struct jp *p, int in_object, const char *what)
-{
-	if (p->pos >= p->len)
-		return jp_fail(p, in_object ? "EOF while parsing an object"
-					    : "EOF while parsing a list");
-	return jp_fail(p, what);
-}
-
-static int jp_peek(struct jp *p)
-{
-	while (p->pos < p->len && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' ||
-				   p->s[p->pos] == '\n' || p->s[p->pos] == '\r'))
-		p->pos++;
-	return p->pos < p->len ? p->s[p->pos] : -1;
-}
-
-static int jp_enter(struct jp *p)
-{
-	if (--p->depth_left <= 0)
-		return jp_fail(p, "recursion limit exceeded");
-	return 0;
-}
-
-static void scratch_clear(struct jp *p)
-{
-	if (p->scratch.p)
-		secret_wipe(p->scratch.p, p->scratch.len + 1);
-	p->scratch.len = 0;
-}
-
-static int jp_literal(struct jp *p, const char *lit)
-{
-	size_t n = strlen(lit);
-	if (p->len - p->pos < n || memcmp(p->s + p->pos, lit, n) != 0)
-		return jp_fail(p, "expected ident");
-	p->pos += n;
-	return 0;
-}
-
-static int is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
-struct jnum {
-	int neg, is_float;
-	uint64_t mag;
-	size_t start, end;
-};
-
-/* JSON number grammar; classifies like serde_json: a fraction or exponent,
- * `-0`, u64 overflow or a negative below i64::MIN make a floating point. */
-static int jp_number(struct jp *p, struct jnum *n)
-{
-	memset(n, 0, sizeof *n);
-	n->start = p->pos;
-	int overflow = 0;
-	if (p->pos < p->len && p->s[p->pos] == '-') {
-		n->neg = 1;
-		p->pos++;
-	}
-	if (p->pos >= p->len || !is_digit(p->s[p->pos]))
-		return jp_fail(p, "invalid number");
-	if (p->s[p->pos] == '0') {
-		p->pos++;
-		if (p->pos < p->len && is_digit(p->s[p->pos]))
-			return jp_fail(p, "invalid number");
-	} else {
-		while (p->pos < p->len && is_digit(p->s[p->pos])) {
-			unsigned d = p->s[p->pos++] - '0';
-			if (n->mag > (UINT64_MAX - d) / 10)
-				overflow = 1;
-			else
-				n->mag = n->mag * 10 + d;
-		}
-	}
-	if (p->pos < p->len && p->s[p->pos] == '.') {
-		p->pos++;
-		if (p->pos >= p->len || !is_digit(p->s[p->pos]))
-			return jp_fail(p, "invalid number");
-		while (p->pos < p->len && is_digit(p->s[p->pos]))
-			p->pos++;
-		n->is_float = 1;
-	}
-	if (p->pos < p->len && (p->s[p->pos] == 'e' || p->s[p->pos] == 'E')) {
-		p->pos++;
-		if (p->pos < p->len && (p->s[p->pos] == '+' || p->s[p->pos] == '-'))
-			p->pos++;
-		if (p->pos >= p->len || !is_digit(p->s[p->pos]))
-			return jp_fail(p, "invalid number");
-		while (p->pos < p->len && is_digit(p->s[p->pos]))
-			p->pos++;
-		n->is_float = 1;
-	}
-	if (overflow || (n->neg && (n->mag == 0 || n->mag > (uint64_t)INT64_MAX + 1)))
-		n->is_float = 1;
-	n->end = p->pos;
-	return 0;
-}
-
-static int hex4(struct jp *p, unsigned *cp)
-{
-	if (p->len - p->pos < 4)
-		return jp_fail(p, "EOF while parsing a string");
-	unsigned v = 0;
-	for (int i = 0; i < 4; i++) {
-		int d = hex_nibble((unsigned char)p->s[p->pos + i]);
-		if (d < 0)
-			return jp_fail(p, "invalid escape");
-		v = v << 4 | (unsigned)d;
-	}
-	p->pos += 4;
-	*cp = v;
-	return 0;
-}
-
-static int put_utf8(struct buf *out, unsigned cp)
-{
-	uint8_t b[4];
-	return buf_append(out, b, utf8_encode(cp, b));
-}
-
-/* A JSON string at p->pos ('"'); decoded UTF-8 appended to out (NULL: only validated). */
-static int jp_string(struct jp *p, struct buf *out)
-{
-	p->pos++;
-	size_t run = p->pos;
-	for (;;) {
-		if (p->pos >= p->len)
-			return jp_fail(p, "EOF while parsing a string");
-		unsigned char c = p->s[p->pos];
-		if (c != '"' && c != '\\' && c >= 0x20) {
-			size_t k = utf8_seq_len(p->s + p->pos, p->len - p->pos);
-			if (!k)
-				return jp_fail(p, "invalid unicode code point");
-			p->pos += k;
-			continue;
-		}
-		if (c < 0x20)
-			return jp_fail(p, "control character (\\u0000-\\u001F) found while parsing "
-					  "a string");
-		if (out && buf_append(out, p->s + run, p->pos - run) < 0)
-			return oom(p->err);
-		p->pos++;
-		if (c == '"')
-			return 0;
-		if (p->pos >= p->len)
-			return jp_fail(p, "EOF while parsing a string");
-		unsigned char e = p->s[p->pos++];
-		unsigned cp = 0;
-		switch (e) {
-		case '"':
-		case '\\':
-		case '/':
-			cp = e;
-			break;
-		case 'b':
-			cp = '\b';
-			break;
-		case 'f':
-			cp = '\f';
-			break;
-		case 'n':
-			cp = '\n';
-			break;
-		case 'r':
-			cp = '\r';
-			break;
-		case 't':
-			cp = '\t';
-			break;
-		case 'u':
-			TRY(hex4(p, &cp));
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				return jp_fail(p, "lone trailing surrogate in hex escape");
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				unsigned lo = 0;
-				if (p->len - p->pos < 2 || p->s[p->pos] != '\\' ||
-				    p->s[p->pos + 1] != 'u')
-					return jp_fail(p, "lone leading surrogate in hex escape");
-				p->pos += 2;
-				TRY(hex4(p, &lo));
-				if (lo < 0xdc00 || lo > 0xdfff)
-					return jp_fail(p, "lone leading surrogate in hex escape");
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			}
-			break;
-		default:
-			return jp_fail(p, "invalid escape");
-		}
-		if (out && put_utf8(out, cp) < 0)
-			return oom(p->err);
-		run = p->pos;
-	}
-}
-
-/* Validates and discards one value (an unknown field's). */
-static int jp_skip(struct jp *p)
-{
-	int c = jp_peek(p);
-	if (c == '{' || c == '[') {
-		int close = c == '{' ? '}' : ']';
-		TRY(jp_enter(p));
-		p->pos++;
-		if (jp_peek(p) == close) {
-			p->pos++;
-			p->depth_left++;
-			return 0;
-		}
-		for (;;) {
-			if (close == '}') {
-				if (jp_peek(p) != '"')
-					return jp_fail_in(p, 1, "key must be a string");
-				TRY(jp_string(p, NULL));
-				if (jp_peek(p) != ':')
-					return jp_fail_in(p, 1, "expected `:`");
-				p->pos++;
-			}
-			TRY(jp_skip(p));
-			c = jp_peek(p);
-			if (c == ',') {
-				p->pos++;
-				if (jp_peek(p) == close)
-					return jp_fail(p, "trailing comma");
-				continue;
-			}
-			if (c == close) {
-				p->pos++;
-				break;
-			}
-			return jp_fail_in(p, close == '}',
-					  close == '}' ? "expected `,` or `}`"
-						       : "expected `,` or `]`");
-		}
-		p->depth_left++;
-		return 0;
-	}
-	if (c == '"')
-		return jp_string(p, NULL);
-	if (c == 't')
-		return jp_literal(p, "true");
-	if (c == 'f')
-		return jp_literal(p, "false");
-	if (c == 'n')
-		return jp_literal(p, "null");
-	if (c == '-' || is_digit(c)) {
-		struct jnum n;
-		return jp_number(p, &n);
-	}
-	if (c < 0)
-		return jp_fail(p, "EOF while parsing a value");
-	return jp_fail(p, "expected value");
-}
-
+/* The lexical layer (strings, numbers, literals, skipping, positions in
+ * messages) is util/json_scan.h; this file maps values onto messages. */
 /* Describes the value at p->pos for an "invalid type" message (serde_json wording). */
-static int jp_describe(struct jp *p, char *got, size_t n)
+static int jp_describe(struct json_scan *p, char *got, size_t n)
 {
-	int c = jp_peek(p);
+	int c = json_scan_peek(p);
 	const char *s = NULL;
 	if (c == '{')
 		s = "map";
@@ -854,9 +581,9 @@ static int jp_describe(struct jp *p, char *got, size_t n)
 		snprintf(got, n, "%s", s);
 		return 0;
 	}
-	if (c == '-' || is_digit(c)) {
-		struct jnum num;
-		TRY(jp_number(p, &num));
+	if (c == '-' || json_scan_is_digit(c)) {
+		struct json_num num;
+		TRY(json_scan_number(p, &num));
 		int len = (int)(num.end - num.start > 40 ? 40 : num.end - num.start);
 		if (num.is_float)
 			snprintf(got, n, "floating point `%.*s`", len,
@@ -866,40 +593,41 @@ static int jp_describe(struct jp *p, char *got, size_t n)
 		return 0;
 	}
 	if (c < 0)
-		return jp_fail(p, "EOF while parsing a value");
-	return jp_fail(p, "expected value");
+		return json_scan_fail(p, "EOF while parsing a value");
+	return json_scan_fail(p, "expected value");
 }
 
-static int jp_type_error(struct jp *p, const ProtobufCFieldDescriptor *f, int elem)
+static int jp_type_error(struct json_scan *p, const ProtobufCFieldDescriptor *f, int elem)
 {
 	char got[64];
 	TRY(jp_describe(p, got, sizeof got));
 	return type_error(p->err, f, elem, got);
 }
 
-static int dec_message(struct jp *p, const ProtobufCMessageDescriptor *d, ProtobufCMessage *m);
+static int dec_message(struct json_scan *p, const ProtobufCMessageDescriptor *d,
+		       ProtobufCMessage *m);
 
 /* One value for field f into dst (the member, or a zeroed array slot). */
-static int dec_value(struct jp *p, const ProtobufCFieldDescriptor *f, void *dst, int elem)
+static int dec_value(struct json_scan *p, const ProtobufCFieldDescriptor *f, void *dst, int elem)
 {
-	int c = jp_peek(p);
+	int c = json_scan_peek(p);
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_STRING:
 		if (c != '"')
 			return jp_type_error(p, f, elem);
-		scratch_clear(p);
-		TRY(jp_string(p, &p->scratch));
+		json_scan_scratch_clear(p);
+		TRY(json_scan_string(p, &p->scratch));
 		return set_string(f, dst, buf_str(&p->scratch), p->scratch.len, p->err);
 	case PROTOBUF_C_TYPE_BYTES:
 		if (c != '"')
 			return jp_type_error(p, f, elem);
-		scratch_clear(p);
-		TRY(jp_string(p, &p->scratch));
+		json_scan_scratch_clear(p);
+		TRY(json_scan_string(p, &p->scratch));
 		return set_hex(f, dst, buf_str(&p->scratch), p->scratch.len, p->err);
 	case PROTOBUF_C_TYPE_BOOL:
 		if (c != 't' && c != 'f')
 			return jp_type_error(p, f, elem);
-		TRY(jp_literal(p, c == 't' ? "true" : "false"));
+		TRY(json_scan_literal(p, c == 't' ? "true" : "false"));
 		*(protobuf_c_boolean *)dst = c == 't';
 		return 0;
 	case PROTOBUF_C_TYPE_MESSAGE: {
@@ -919,10 +647,10 @@ static int dec_value(struct jp *p, const ProtobufCFieldDescriptor *f, void *dst,
 	}
 	if (!is_int_type(f->type))
 		return err_set(p->err, "field `%s`: unsupported type", f->name);
-	if (c != '-' && !is_digit(c))
+	if (c != '-' && !json_scan_is_digit(c))
 		return jp_type_error(p, f, elem);
-	struct jnum n;
-	TRY(jp_number(p, &n));
+	struct json_num n;
+	TRY(json_scan_number(p, &n));
 	if (n.is_float) {
 		int len = (int)(n.end - n.start > 40 ? 40 : n.end - n.start);
 		return err_set(p->err,
@@ -937,19 +665,19 @@ static int dec_value(struct jp *p, const ProtobufCFieldDescriptor *f, void *dst,
 	return 0;
 }
 
-static int dec_field(struct jp *p, const ProtobufCMessageDescriptor *d,
+static int dec_field(struct json_scan *p, const ProtobufCMessageDescriptor *d,
 		     const ProtobufCFieldDescriptor *f, ProtobufCMessage *m)
 {
 	enum fkind k = FK_PLAIN;
 	TRY(field_kind(d, f, &k, p->err));
-	int c = jp_peek(p);
+	int c = json_scan_peek(p);
 	if (k == FK_REPEATED) {
 		if (c != '[')
 			return jp_type_error(p, f, 0);
-		TRY(jp_enter(p));
+		TRY(json_scan_enter(p));
 		p->pos++;
 		size_t cap = 0;
-		if (jp_peek(p) == ']') {
+		if (json_scan_peek(p) == ']') {
 			p->pos++;
 			p->depth_left++;
 			return 0;
@@ -959,25 +687,25 @@ static int dec_field(struct jp *p, const ProtobufCMessageDescriptor *d,
 			if (!slot)
 				return -1;
 			TRY(dec_value(p, f, slot, 1));
-			c = jp_peek(p);
+			c = json_scan_peek(p);
 			if (c == ',') {
 				p->pos++;
-				if (jp_peek(p) == ']')
-					return jp_fail(p, "trailing comma");
+				if (json_scan_peek(p) == ']')
+					return json_scan_fail(p, "trailing comma");
 				continue;
 			}
 			if (c == ']') {
 				p->pos++;
 				break;
 			}
-			return jp_fail_in(p, 0, "expected `,` or `]`");
+			return json_scan_fail_in(p, 0, "expected `,` or `]`");
 		}
 		p->depth_left++;
 		return 0;
 	}
 	/* spec: kms-protocol §2.3 — null only for optional and message fields */
 	if (c == 'n' && (k == FK_OPTIONAL || f->type == PROTOBUF_C_TYPE_MESSAGE))
-		return jp_literal(p, "null");
+		return json_scan_literal(p, "null");
 	/* Mark the oneof first: the member is zero until set, which
 	 * free_unpacked handles, and a half-decoded sub-message gets freed. */
 	if (k == FK_OPTIONAL)
@@ -986,37 +714,38 @@ static int dec_field(struct jp *p, const ProtobufCMessageDescriptor *d,
 }
 
 /* An object at p->pos into m (serde derive: unknown keys skipped, known keys once). */
-static int dec_message(struct jp *p, const ProtobufCMessageDescriptor *d, ProtobufCMessage *m)
+static int dec_message(struct json_scan *p, const ProtobufCMessageDescriptor *d,
+		       ProtobufCMessage *m)
 {
-	TRY(jp_enter(p));
+	TRY(json_scan_enter(p));
 	p->pos++;
 	unsigned char *seen = calloc(d->n_fields + 1, 1);
 	if (!seen)
 		return oom(p->err);
 	int rc = -1;
-	if (jp_peek(p) == '}') {
+	if (json_scan_peek(p) == '}') {
 		p->pos++;
 		goto done;
 	}
 	for (;;) {
-		if (jp_peek(p) != '"') {
-			jp_fail_in(p, 1, "key must be a string");
+		if (json_scan_peek(p) != '"') {
+			json_scan_fail_in(p, 1, "key must be a string");
 			goto out;
 		}
-		scratch_clear(p);
-		if (jp_string(p, &p->scratch) < 0)
+		json_scan_scratch_clear(p);
+		if (json_scan_string(p, &p->scratch) < 0)
 			goto out;
 		const char *key = buf_str(&p->scratch);
 		const ProtobufCFieldDescriptor *f = NULL;
 		if (strlen(key) == p->scratch.len)
 			f = protobuf_c_message_descriptor_get_field_by_name(d, key);
-		if (jp_peek(p) != ':') {
-			jp_fail_in(p, 1, "expected `:`");
+		if (json_scan_peek(p) != ':') {
+			json_scan_fail_in(p, 1, "expected `:`");
 			goto out;
 		}
 		p->pos++;
 		if (!f) {
-			if (jp_skip(p) < 0)
+			if (json_scan_skip(p) < 0)
 				goto out;
 		} else {
 			size_t idx = (size_t)(f - d->fields);
@@ -1028,11 +757,11 @@ static int dec_message(struct jp *p, const ProtobufCMessageDescriptor *d, Protob
 			if (dec_field(p, d, f, m) < 0)
 				goto out;
 		}
-		int c = jp_peek(p);
+		int c = json_scan_peek(p);
 		if (c == ',') {
 			p->pos++;
-			if (jp_peek(p) == '}') {
-				jp_fail(p, "trailing comma");
+			if (json_scan_peek(p) == '}') {
+				json_scan_fail(p, "trailing comma");
 				goto out;
 			}
 			continue;
@@ -1041,7 +770,7 @@ static int dec_message(struct jp *p, const ProtobufCMessageDescriptor *d, Protob
 			p->pos++;
 			break;
 		}
-		jp_fail_in(p, 1, "expected `,` or `}`");
+		json_scan_fail_in(p, 1, "expected `,` or `}`");
 		goto out;
 	}
 done:
@@ -1069,13 +798,10 @@ ProtobufCMessage *prpc_json_decode(const ProtobufCMessageDescriptor *d, const ch
 		prpc_message_free(m);
 		return NULL;
 	}
-	struct jp p = {.s = (const unsigned char *)body,
-		       .len = len,
-		       .depth_left = PRPC_JSON_MAX_DEPTH,
-		       .err = err};
-	buf_init_secret(&p.scratch);
+	struct json_scan p;
+	json_scan_init(&p, body, len, PRPC_JSON_MAX_DEPTH, err);
 	int rc = -1;
-	int c = jp_peek(&p);
+	int c = json_scan_peek(&p);
 	if (c == '{') {
 		rc = dec_message(&p, d, m);
 	} else {
@@ -1084,9 +810,9 @@ ProtobufCMessage *prpc_json_decode(const ProtobufCMessageDescriptor *d, const ch
 			err_set(err, "invalid type: %s, expected struct %s (a JSON object)", got,
 				d->short_name);
 	}
-	if (rc == 0 && jp_peek(&p) >= 0)
-		rc = jp_fail(&p, "trailing characters");
-	buf_free(&p.scratch);
+	if (rc == 0 && json_scan_peek(&p) >= 0)
+		rc = json_scan_fail(&p, "trailing characters");
+	json_scan_done(&p);
 	if (rc < 0) {
 		prpc_message_free(m);
 		return NULL;
@@ -1180,7 +906,7 @@ static int qs_int(const ProtobufCFieldDescriptor *f, void *dst, const char *s, s
 		return err_set(err, "field `%s`: invalid digit found in string", f->name);
 	uint64_t mag = 0, lim = int_limit(f->type, neg);
 	for (; i < n; i++) {
-		if (!is_digit((unsigned char)s[i]))
+		if (!json_scan_is_digit((unsigned char)s[i]))
 			return err_set(err, "field `%s`: invalid digit found in string", f->name);
 		unsigned d = (unsigned)(s[i] - '0');
 		if (mag > (lim - d) / 10) /* Rust stops at the first overflow */
@@ -1283,11 +1009,11 @@ static int qs_tokenize(const char *q, size_t len, struct qs_entry **out, size_t 
 				x->form = QS_OTHER;
 			} else if (ge == gs) {
 				x->form = QS_SEQ;
-			} else if (is_digit((unsigned char)q[gs])) {
+			} else if (json_scan_is_digit((unsigned char)q[gs])) {
 				/* serde_qs parses the index as usize while parsing */
 				size_t idx = 0;
 				for (size_t j = 0; j < gl; j++) {
-					if (!is_digit((unsigned char)g[j])) {
+					if (!json_scan_is_digit((unsigned char)g[j])) {
 						free(g);
 						err_set(err, "invalid query string: invalid digit "
 							     "found in string");

@@ -89,8 +89,7 @@ static int parse_line(char *line, int dotenv, char **key, char **val)
 	return 0;
 }
 
-int envfile_read(const char *path, int dotenv, int strict, envfile_fn fn, void *ud,
-		 struct err *err)
+int envfile_read(const char *path, int dotenv, int strict, envfile_fn fn, void *ud, struct err *err)
 {
 	struct buf b;
 	buf_init_secret(&b);

@@ -17,8 +17,7 @@ struct got {
 	char text[2048];
 };
 
-static int collect(void *ud, const char *name, const char *value, size_t lineno,
-		   struct err *err)
+static int collect(void *ud, const char *name, const char *value, size_t lineno, struct err *err)
 {
 	(void)err;
 	struct got *g = ud;
