@@ -1,15 +1,16 @@
 /*
- * config.c — environment configuration of dstack-auth-eth and the env-file
- * reader behind --env-file (systemd EnvironmentFile syntax: VAR=value lines,
- * # and ; comments, optional quotes) and ./.env (dotenv, as upstream).
- * The env file may hold an RPC API key: its bytes are wiped after use and
- * values are never echoed in messages.
- * spec: auth-eth §1.1 (variables and defaults).
+ * config.c — environment configuration of dstack-auth-eth: the variables,
+ * their defaults and bounds, the provider list of ETH_RPC_URL, and loading
+ * --env-file (systemd EnvironmentFile syntax, strict) and ./.env (dotenv,
+ * as upstream: malformed lines skipped) through util/envfile.h. The env file
+ * may hold an RPC API key: values are never echoed in messages.
+ * spec: auth-eth §1.1 (variables and defaults), §1.7 (ETH_CHAIN_ID,
+ * ETH_FINALITY_CONFIRMATIONS).
  */
 #include "auth-eth/config.h"
 
 #include "abi/authreq.h"
-#include "util/buf.h"
+#include "util/envfile.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -18,84 +19,12 @@
 
 #define ENV_FILE_MAX (1u << 20)
 
-static int key_char(char c, int first)
+static int set_var(void *ud, const char *key, const char *value, size_t lineno, struct err *err)
 {
-	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')
-		return 1;
-	return !first && c >= '0' && c <= '9';
-}
-
-static int is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
-/* Parses one line in place; *key = NULL for blank and comment lines. */
-static int parse_line(char *line, int dotenv, char **key, char **val)
-{
-	*key = NULL;
-	char *p = line;
-	while (is_blank(*p))
-		p++;
-	if (!*p || *p == '#' || *p == ';')
-		return 0;
-	if (strncmp(p, "export ", 7) == 0)
-		for (p += 7; is_blank(*p); p++)
-			;
-	char *k = p;
-	if (!key_char(*p, 1))
-		return -1;
-	while (key_char(*p, 0))
-		p++;
-	char *kend = p;
-	while (is_blank(*p))
-		p++;
-	if (*p != '=')
-		return -1;
-	*kend = '\0';
-	p++;
-	while (is_blank(*p))
-		p++;
-	char *v = p;
-	size_t n = strlen(v);
-	if (n >= 2 && (v[0] == '"' || v[0] == '\'')) {
-		char q = v[0];
-		char *close = strrchr(v + 1, q);
-		if (close) {
-			char *after = close + 1;
-			while (is_blank(*after))
-				after++;
-			if (!*after || (dotenv && *after == '#')) {
-				*close = '\0';
-				v++;
-				if (q == '"') { /* \" \\ \n escapes */
-					char *w = v;
-					for (char *r = v; *r; r++) {
-						if (*r == '\\' && r[1]) {
-							r++;
-							*w++ = *r == 'n' ? '\n' : *r;
-						} else {
-							*w++ = *r;
-						}
-					}
-					*w = '\0';
-				}
-				*key = k;
-				*val = v;
-				return 0;
-			}
-		}
-	}
-	if (dotenv) {
-		char *hash = strchr(v, '#');
-		if (hash)
-			*hash = '\0';
-	}
-	n = strlen(v);
-	while (n && is_blank(v[n - 1]))
-		v[--n] = '\0';
-	*key = k;
-	*val = v;
+	(void)lineno;
+	int overwrite = *(const int *)ud;
+	if (setenv(key, value, overwrite) != 0)
+		return err_set(err, "cannot set %s", key);
 	return 0;
 }
 
@@ -103,38 +32,8 @@ int ae_env_load(const char *path, int overwrite, int must_exist, struct err *err
 {
 	if (!must_exist && !fs_exists(path))
 		return 0;
-	struct buf b;
-	buf_init_secret(&b);
-	if (fs_read_file(path, ENV_FILE_MAX, &b, err) < 0) {
-		buf_free(&b);
-		return -1; /* the message names the file */
-	}
-	if (b.len && memchr(b.p, '\0', b.len)) {
-		buf_free(&b);
-		return err_set(err, "env file %s: contains a NUL byte", path);
-	}
-	char *s = (char *)b.p;
-	int rc = 0;
-	size_t lineno = 0;
-	for (char *line = s; line && *line;) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		lineno++;
-		char *k, *v;
-		if (parse_line(line, !overwrite, &k, &v) < 0) {
-			if (must_exist) {
-				rc = err_set(err, "%s:%zu: not a VAR=value line", path, lineno);
-				break;
-			}
-		} else if (k && setenv(k, v, overwrite) != 0) {
-			rc = err_set(err, "%s:%zu: cannot set %s", path, lineno, k);
-			break;
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	buf_free(&b);
-	return rc;
+	struct envfile_opts o = {.dotenv = !overwrite, .strict = must_exist};
+	return envfile_load(path, ENV_FILE_MAX, &o, set_var, &overwrite, err);
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -160,19 +59,86 @@ static int env_long(const char *name, long def, long min, long max, long *out, s
 	return 0;
 }
 
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int ae_split_rpc_urls(const char *list, char **out, int max, int *n, struct err *err)
+{
+	*n = 0;
+	const char *p = list;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		const char *end = comma ? comma : p + strlen(p);
+		const char *a = p, *b = end;
+		while (a < b && is_space(*a))
+			a++;
+		while (b > a && is_space(b[-1]))
+			b--;
+		if (a == b)
+			return err_set(err, "ETH_RPC_URL: provider #%d is empty (the list is "
+					    "comma-separated URLs)",
+				       *n + 1);
+		if (*n >= max)
+			return err_set(err, "ETH_RPC_URL lists more than %d providers", max);
+		out[*n] = strndup(a, (size_t)(b - a));
+		if (!out[*n])
+			return err_set(err, "out of memory");
+		(*n)++;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
 int ae_config_from_env(struct ae_config *c, struct err *err)
 {
+	memset(c, 0, sizeof *c);
 	c->host = env_or("HOST", "127.0.0.1");
 	const char *port = getenv("PORT");
 	if (authreq_parse_port(port, &c->port) < 0)
 		return err_set(err, "PORT must be a port number (0-65535), got \"%.40s\"", port);
 	c->rpc_url = env_or("ETH_RPC_URL", "http://localhost:8545");
+	TRY(ae_split_rpc_urls(c->rpc_url, c->rpc_urls, AE_MAX_PROVIDERS, &c->n_rpc, err));
 	c->kms_addr = env_or("KMS_CONTRACT_ADDR", "0x0000000000000000000000000000000000000000");
 	TRY(env_long("ETH_RPC_TIMEOUT_MS", 3000, 50, 600000, &c->rpc_timeout_ms, err));
 	TRY(env_long("ETH_HEAD_POLL_MS", 1000, 50, 600000, &c->head_poll_ms, err));
 	TRY(env_long("ETH_MAX_BLOCK_AGE", 0, 0, 100L * 365 * 86400, &c->max_block_age_s, err));
+	TRY(env_long("ETH_FINALITY_CONFIRMATIONS", 0, 0, 1000000, &c->finality, err));
+	const char *cid = getenv("ETH_CHAIN_ID");
+	if (cid && *cid) {
+		char *end;
+		errno = 0;
+		unsigned long long x = strtoull(cid, &end, 10);
+		if (errno || end == cid || *end || cid[0] == '-' || x == 0)
+			return err_set(err, "ETH_CHAIN_ID must be a positive decimal chain id, got "
+					    "\"%.40s\"",
+				       cid);
+		c->has_chain_id = 1;
+		c->chain_id = (uint64_t)x;
+	}
+	long q;
+	TRY(env_long("ETH_RPC_QUORUM", 1, 1, AE_MAX_PROVIDERS, &q, err));
+	if (q > c->n_rpc)
+		return err_set(err,
+			       "ETH_RPC_QUORUM=%ld needs at least %ld providers, but ETH_RPC_URL "
+			       "lists %d: list more comma-separated URLs or lower ETH_RPC_QUORUM",
+			       q, q, c->n_rpc);
+	c->quorum = (int)q;
 	long w;
 	TRY(env_long("AUTH_ETH_WORKERS", 16, 1, 256, &w, err));
 	c->workers = (int)w;
 	return 0;
+}
+
+void ae_config_free(struct ae_config *c)
+{
+	for (int i = 0; i < c->n_rpc; i++) {
+		/* a URL may carry an API key */
+		memset(c->rpc_urls[i], 0, strlen(c->rpc_urls[i]));
+		free(c->rpc_urls[i]);
+		c->rpc_urls[i] = NULL;
+	}
+	c->n_rpc = 0;
 }
