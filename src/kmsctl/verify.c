@@ -14,6 +14,7 @@
 
 #include "kms/config.h"
 #include "util/buf.h"
+#include "util/envfile.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -427,44 +428,30 @@ static int tcp_connects(const char *host, int port)
 
 /* ---- the env file --------------------------------------------------------- */
 
-/* systemd EnvironmentFile= syntax, the subset that matters: KEY=VALUE lines,
- * '#' and ';' comment lines, optional surrounding quotes. */
+static int env_add(void *ud, const char *key, const char *value, size_t lineno, struct err *err)
+{
+	struct verify *v = ud;
+	if (v->n_env >= V_ENV_MAX)
+		return err_set(err, "%s:%zu: more than %d variables", v->env_path, lineno,
+			       V_ENV_MAX);
+	if (strlen(key) >= sizeof v->env[0].name)
+		return err_set(err, "%s:%zu: variable name longer than %zu bytes", v->env_path,
+			       lineno, sizeof v->env[0].name - 1);
+	struct env_var *e = &v->env[v->n_env];
+	memcpy(e->name, key, strlen(key) + 1);
+	e->value = strdup(value);
+	if (!e->value)
+		return err_set(err, "out of memory");
+	v->n_env++;
+	return 0;
+}
+
+/* The env file exactly as dstack-auth-eth --env-file reads it (util/envfile.h,
+ * strict: a line the daemon would refuse is reported here with FILE:LINE). */
 static int env_load(struct verify *v, struct err *err)
 {
-	struct buf b = BUF_INIT;
-	if (fs_read_file(v->env_path, 256 * 1024, &b, err) < 0) {
-		buf_free(&b);
-		return -1;
-	}
-	char *save = NULL;
-	for (char *line = strtok_r((char *)b.p, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *s = trim(line);
-		if (!*s || *s == '#' || *s == ';')
-			continue;
-		char *eq = strchr(s, '=');
-		if (!eq || v->n_env >= V_ENV_MAX)
-			continue;
-		*eq = '\0';
-		char *name = trim(s), *val = trim(eq + 1);
-		size_t vl = strlen(val);
-		if (vl >= 2 && (val[0] == '"' || val[0] == '\'') && val[vl - 1] == val[0]) {
-			val[vl - 1] = '\0';
-			val++;
-		}
-		if (strlen(name) >= sizeof v->env[0].name)
-			continue;
-		struct env_var *e = &v->env[v->n_env];
-		memcpy(e->name, name, strlen(name) + 1);
-		e->value = strdup(val);
-		if (!e->value) {
-			buf_free(&b);
-			return err_set(err, "out of memory");
-		}
-		v->n_env++;
-	}
-	buf_free(&b);
-	return 0;
+	struct envfile_opts o = {.dotenv = 0, .strict = 1};
+	return envfile_load(v->env_path, 256 * 1024, &o, env_add, v, err);
 }
 
 static void env_free(struct verify *v)
