@@ -77,8 +77,9 @@ int ae_split_rpc_urls(const char *list, char **out, int max, int *n, struct err 
 		while (b > a && is_space(b[-1]))
 			b--;
 		if (a == b)
-			return err_set(err, "ETH_RPC_URL: provider #%d is empty (the list is "
-					    "comma-separated URLs)",
+			return err_set(err,
+				       "ETH_RPC_URL: provider #%d is empty (the list is "
+				       "comma-separated URLs)",
 				       *n + 1);
 		if (*n >= max)
 			return err_set(err, "ETH_RPC_URL lists more than %d providers", max);
@@ -112,8 +113,9 @@ int ae_config_from_env(struct ae_config *c, struct err *err)
 		errno = 0;
 		unsigned long long x = strtoull(cid, &end, 10);
 		if (errno || end == cid || *end || cid[0] == '-' || x == 0)
-			return err_set(err, "ETH_CHAIN_ID must be a positive decimal chain id, got "
-					    "\"%.40s\"",
+			return err_set(err,
+				       "ETH_CHAIN_ID must be a positive decimal chain id, got "
+				       "\"%.40s\"",
 				       cid);
 		c->has_chain_id = 1;
 		c->chain_id = (uint64_t)x;

@@ -20,9 +20,9 @@
 #define AE_MAX_PROVIDERS 8
 
 struct ae_config {
-	const char *host;     /* HOST || "127.0.0.1" */
-	int port;	      /* PORT ? parseInt(PORT) : 8000 */
-	const char *rpc_url;  /* ETH_RPC_URL || "http://localhost:8545", as configured */
+	const char *host;    /* HOST || "127.0.0.1" */
+	int port;	     /* PORT ? parseInt(PORT) : 8000 */
+	const char *rpc_url; /* ETH_RPC_URL || "http://localhost:8545", as configured */
 	char *rpc_urls[AE_MAX_PROVIDERS]; /* its comma-separated entries (owned) */
 	int n_rpc;
 	const char *kms_addr; /* KMS_CONTRACT_ADDR || "0x000…000", as configured */

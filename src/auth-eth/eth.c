@@ -45,8 +45,8 @@ struct blockref {
 
 struct head {
 	uint64_t number;
-	uint64_t timestamp; /* block time, unix seconds */
-	int fin_ok;	    /* number >= ETH_FINALITY_CONFIRMATIONS */
+	uint64_t timestamp;  /* block time, unix seconds */
+	int fin_ok;	     /* number >= ETH_FINALITY_CONFIRMATIONS */
 	struct blockref fin; /* the block at number - ETH_FINALITY_CONFIRMATIONS */
 	int64_t fetched_ms;  /* monotonic */
 };
@@ -328,8 +328,7 @@ out:
 
 /* One refresh of provider p: whatever readiness step is missing, then the
  * head block (and the finality block). Only one at a time per provider. */
-static int refresh(struct provider *p, struct http_client *c, int64_t deadline_ms,
-		   struct err *err)
+static int refresh(struct provider *p, struct http_client *c, int64_t deadline_ms, struct err *err)
 {
 	struct eth *e = p->e;
 	struct buf body = BUF_INIT, data = BUF_INIT;
@@ -582,8 +581,8 @@ struct read {
 
 /* A provider's answers to r's calls (those not cached) at block hash. */
 static int call_at(struct provider *p, struct http_client *c, const struct read *r,
-		   const uint8_t hash[32], const int *skip, int64_t deadline_ms,
-		   struct buf *outs, enum rpc_fail *fail, struct err *err)
+		   const uint8_t hash[32], const int *skip, int64_t deadline_ms, struct buf *outs,
+		   enum rpc_fail *fail, struct err *err)
 {
 	struct eth *e = p->e;
 	char h[67];
@@ -603,7 +602,8 @@ static int call_at(struct provider *p, struct http_client *c, const struct read 
 		const struct buf *cd = r->calldata[ids[j]];
 		buf_reset(&params);
 		if ((j && buf_append_byte(&body, ',') < 0) ||
-		    buf_append_str(&params, "[{\"to\":\"0x") < 0 || hex_append(&params, e->kms, 20) < 0 ||
+		    buf_append_str(&params, "[{\"to\":\"0x") < 0 ||
+		    hex_append(&params, e->kms, 20) < 0 ||
 		    buf_append_str(&params, "\",\"data\":\"0x") < 0 ||
 		    hex_append(&params, cd->p, cd->len) < 0 ||
 		    buf_printf(&params, "\"},{\"blockHash\":\"%s\"}]", h) < 0 ||
@@ -806,15 +806,17 @@ static enum eth_rc chain_read(struct eth *e, struct read *r, struct err *err)
 			hash_hex(hash, b);
 			aem_disagreement();
 			if (pchain != r->chain_id)
-				err_set(err,
-					"quorum disagreement: %s is on chain %llu, %s on chain %llu",
-					first->label, (unsigned long long)r->chain_id, p->label,
-					(unsigned long long)pchain);
+				err_set(
+				    err,
+				    "quorum disagreement: %s is on chain %llu, %s on chain %llu",
+				    first->label, (unsigned long long)r->chain_id, p->label,
+				    (unsigned long long)pchain);
 			else
-				err_set(err,
-					"quorum disagreement at block %llu: %s has block hash %s, %s "
-					"has %s",
-					(unsigned long long)B, first->label, a, p->label, b);
+				err_set(
+				    err,
+				    "quorum disagreement at block %llu: %s has block hash %s, %s "
+				    "has %s",
+				    (unsigned long long)B, first->label, a, p->label, b);
 			goto out;
 		}
 		if (!first && r->gw_index >= 0) {
@@ -846,18 +848,19 @@ static enum eth_rc chain_read(struct eth *e, struct read *r, struct err *err)
 				aem_disagreement();
 				char a[67];
 				hash_hex(hash, a);
-				err_set(err,
-					"quorum disagreement at block %llu (hash %s): %s and %s give "
-					"different answers to %s",
-					(unsigned long long)B, a, first->label, p->label, r->names[i]);
+				err_set(
+				    err,
+				    "quorum disagreement at block %llu (hash %s): %s and %s give "
+				    "different answers to %s",
+				    (unsigned long long)B, a, first->label, p->label, r->names[i]);
 				goto out;
 			}
 		}
 		got++;
 	}
 	if (got < K) {
-		err_set(err, "%d of ETH_RPC_QUORUM=%d providers answered at block %llu (%s)", got, K,
-			(unsigned long long)B, skipped[0] ? skipped : "no time left");
+		err_set(err, "%d of ETH_RPC_QUORUM=%d providers answered at block %llu (%s)", got,
+			K, (unsigned long long)B, skipped[0] ? skipped : "no time left");
 		goto out;
 	}
 	if (r->gw_index >= 0 && !gw_cached)

@@ -9,13 +9,13 @@
 #include <stddef.h>
 
 static const char *const route_names[AEM_N_ROUTES] = {"app", "kms", "info", "seed"};
-static const char *const outcome_names[AEM_N_OUTCOMES] = {
-    "allow", "deny", "unavailable", "stale", "invalid", "error"};
+static const char *const outcome_names[AEM_N_OUTCOMES] = {"allow", "deny",    "unavailable",
+							  "stale", "invalid", "error"};
 static const char *const call_names[AEM_N_CALLS] = {
     "ok", "rpc_error", "rate_limited", "http_5xx", "http_other", "timeout", "connect", "transport"};
 
 /* latency buckets, microseconds (le labels below) */
-static const int64_t bucket_us[] = {250,   500,    1000,   2500,   5000,    10000,  25000,
+static const int64_t bucket_us[] = {250,   500,	   1000,   2500,   5000,    10000,   25000,
 				    50000, 100000, 250000, 500000, 1000000, 2500000, 5000000};
 #define N_BUCKETS (sizeof bucket_us / sizeof bucket_us[0])
 
@@ -97,16 +97,18 @@ int aem_render(struct buf *b, const struct aem_provider *ps, int n)
 		return -1;
 	for (int r = 0; r < AEM_N_ROUTES; r++)
 		for (int o = 0; o < AEM_N_OUTCOMES; o++)
-			if (buf_printf(b, "auth_eth_decisions_total{route=\"%s\",outcome=\"%s\"} %llu\n",
-				       route_names[r], outcome_names[o],
-				       (unsigned long long)get(&decisions[r][o])) < 0)
+			if (buf_printf(
+				b, "auth_eth_decisions_total{route=\"%s\",outcome=\"%s\"} %llu\n",
+				route_names[r], outcome_names[o],
+				(unsigned long long)get(&decisions[r][o])) < 0)
 				return -1;
 	if (buf_append_str(b, "# HELP auth_eth_rpc_calls_total JSON-RPC exchanges by provider and "
 			      "result.\n# TYPE auth_eth_rpc_calls_total counter\n") < 0)
 		return -1;
 	for (int i = 0; i < n; i++)
 		for (int c = 0; c < AEM_N_CALLS; c++)
-			if (buf_append_str(b, "auth_eth_rpc_calls_total{") < 0 || prov(b, i, &ps[i]) < 0 ||
+			if (buf_append_str(b, "auth_eth_rpc_calls_total{") < 0 ||
+			    prov(b, i, &ps[i]) < 0 ||
 			    buf_printf(b, ",result=\"%s\"} %llu\n", call_names[c],
 				       (unsigned long long)get(&calls[i][c])) < 0)
 				return -1;
@@ -131,7 +133,8 @@ int aem_render(struct buf *b, const struct aem_provider *ps, int n)
 		    prov(b, i, &ps[i]) < 0 ||
 		    buf_printf(b, "} %.6f\n", (double)get(&lat_sum_us[i]) / 1e6) < 0 ||
 		    buf_append_str(b, "auth_eth_rpc_latency_seconds_count{") < 0 ||
-		    prov(b, i, &ps[i]) < 0 || buf_printf(b, "} %llu\n", (unsigned long long)count) < 0)
+		    prov(b, i, &ps[i]) < 0 ||
+		    buf_printf(b, "} %llu\n", (unsigned long long)count) < 0)
 			return -1;
 	}
 	if (buf_append_str(b, "# HELP auth_eth_provider_up 1 when the provider is usable for "
@@ -141,8 +144,9 @@ int aem_render(struct buf *b, const struct aem_provider *ps, int n)
 		if (buf_append_str(b, "auth_eth_provider_up{") < 0 || prov(b, i, &ps[i]) < 0 ||
 		    buf_printf(b, "} %d\n", ps[i].usable) < 0)
 			return -1;
-	if (buf_append_str(b, "# HELP auth_eth_provider_wrong_chain 1 when eth_chainId differs "
-			      "from ETH_CHAIN_ID.\n# TYPE auth_eth_provider_wrong_chain gauge\n") < 0)
+	if (buf_append_str(b,
+			   "# HELP auth_eth_provider_wrong_chain 1 when eth_chainId differs "
+			   "from ETH_CHAIN_ID.\n# TYPE auth_eth_provider_wrong_chain gauge\n") < 0)
 		return -1;
 	for (int i = 0; i < n; i++)
 		if (buf_append_str(b, "auth_eth_provider_wrong_chain{") < 0 ||
@@ -153,7 +157,8 @@ int aem_render(struct buf *b, const struct aem_provider *ps, int n)
 		return -1;
 	for (int i = 0; i < n; i++)
 		if (ps[i].head_valid &&
-		    (buf_append_str(b, "auth_eth_head_block_number{") < 0 || prov(b, i, &ps[i]) < 0 ||
+		    (buf_append_str(b, "auth_eth_head_block_number{") < 0 ||
+		     prov(b, i, &ps[i]) < 0 ||
 		     buf_printf(b, "} %llu\n", (unsigned long long)ps[i].head_number) < 0))
 			return -1;
 	if (buf_append_str(b, "# HELP auth_eth_head_block_age_seconds Age of the newest block "

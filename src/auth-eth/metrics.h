@@ -27,13 +27,13 @@ enum aem_outcome {
 
 enum aem_call {
 	AEM_CALL_OK,
-	AEM_CALL_RPC_ERROR,	/* JSON-RPC error (revert included) or undecodable answer */
-	AEM_CALL_RATE_LIMITED,	/* HTTP 429 */
+	AEM_CALL_RPC_ERROR,    /* JSON-RPC error (revert included) or undecodable answer */
+	AEM_CALL_RATE_LIMITED, /* HTTP 429 */
 	AEM_CALL_HTTP_5XX,
-	AEM_CALL_HTTP_OTHER,	/* another non-200 status */
+	AEM_CALL_HTTP_OTHER, /* another non-200 status */
 	AEM_CALL_TIMEOUT,
-	AEM_CALL_CONNECT,	/* DNS, refused, unreachable */
-	AEM_CALL_TRANSPORT,	/* TLS, reset, oversized answer, ... */
+	AEM_CALL_CONNECT,   /* DNS, refused, unreachable */
+	AEM_CALL_TRANSPORT, /* TLS, reset, oversized answer, ... */
 	AEM_N_CALLS,
 };
 
@@ -47,11 +47,11 @@ void aem_disagreement(void);
 /* State of one provider at the time of a scrape (filled by the caller). */
 struct aem_provider {
 	const char *origin;
-	int usable;	    /* connected, right chain, contract found, not backing off */
-	int wrong_chain;    /* eth_chainId differs from ETH_CHAIN_ID */
+	int usable;	 /* connected, right chain, contract found, not backing off */
+	int wrong_chain; /* eth_chainId differs from ETH_CHAIN_ID */
 	int head_valid;
 	uint64_t head_number;
-	double head_age_s;  /* now - head block timestamp */
+	double head_age_s; /* now - head block timestamp */
 };
 
 /* Appends the whole exposition (providers[0..n)). Returns 0 or -1 (OOM). */

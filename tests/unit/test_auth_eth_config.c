@@ -123,7 +123,10 @@ TEST(test_auth_eth_metrics_text)
 	aem_call(1, AEM_CALL_OK, 700);
 	aem_disagreement();
 	struct aem_provider ps[2] = {
-	    {.origin = "http://a:8545", .usable = 1, .head_valid = 1, .head_number = 42,
+	    {.origin = "http://a:8545",
+	     .usable = 1,
+	     .head_valid = 1,
+	     .head_number = 42,
 	     .head_age_s = 3},
 	    {.origin = "https://b", .wrong_chain = 1},
 	};
@@ -135,23 +138,31 @@ TEST(test_auth_eth_metrics_text)
 	CHECK_CONTAINS(t, "\nauth_eth_rpc_calls_total{provider=\"2\",origin=\"https://b\","
 			  "result=\"timeout\"} 1\n");
 	/* 700 us falls in le=0.001; 3 s in le=5; buckets are cumulative */
-	CHECK_CONTAINS(t, "\nauth_eth_rpc_latency_seconds_bucket{provider=\"2\",origin=\"https://b\","
-			  "le=\"0.0005\"} 0\n");
-	CHECK_CONTAINS(t, "\nauth_eth_rpc_latency_seconds_bucket{provider=\"2\",origin=\"https://b\","
-			  "le=\"0.001\"} 1\n");
-	CHECK_CONTAINS(t, "\nauth_eth_rpc_latency_seconds_bucket{provider=\"2\",origin=\"https://b\","
-			  "le=\"2.5\"} 1\n");
-	CHECK_CONTAINS(t, "\nauth_eth_rpc_latency_seconds_bucket{provider=\"2\",origin=\"https://b\","
-			  "le=\"5\"} 2\n");
-	CHECK_CONTAINS(t, "\nauth_eth_rpc_latency_seconds_count{provider=\"2\",origin=\"https://b\"} "
-			  "2\n");
+	CHECK_CONTAINS(t,
+		       "\nauth_eth_rpc_latency_seconds_bucket{provider=\"2\",origin=\"https://b\","
+		       "le=\"0.0005\"} 0\n");
+	CHECK_CONTAINS(t,
+		       "\nauth_eth_rpc_latency_seconds_bucket{provider=\"2\",origin=\"https://b\","
+		       "le=\"0.001\"} 1\n");
+	CHECK_CONTAINS(t,
+		       "\nauth_eth_rpc_latency_seconds_bucket{provider=\"2\",origin=\"https://b\","
+		       "le=\"2.5\"} 1\n");
+	CHECK_CONTAINS(t,
+		       "\nauth_eth_rpc_latency_seconds_bucket{provider=\"2\",origin=\"https://b\","
+		       "le=\"5\"} 2\n");
+	CHECK_CONTAINS(t,
+		       "\nauth_eth_rpc_latency_seconds_count{provider=\"2\",origin=\"https://b\"} "
+		       "2\n");
 	CHECK_CONTAINS(t, "\nauth_eth_rpc_latency_seconds_sum{provider=\"2\",origin=\"https://b\"} "
 			  "3.000700\n");
 	CHECK_CONTAINS(t, "\nauth_eth_provider_up{provider=\"1\",origin=\"http://a:8545\"} 1\n");
-	CHECK_CONTAINS(t, "\nauth_eth_provider_wrong_chain{provider=\"2\",origin=\"https://b\"} 1\n");
-	CHECK_CONTAINS(t, "\nauth_eth_head_block_number{provider=\"1\",origin=\"http://a:8545\"} 42\n");
-	CHECK_CONTAINS(t, "\nauth_eth_head_block_age_seconds{provider=\"1\",origin=\"http://a:8545\"} "
-			  "3\n");
+	CHECK_CONTAINS(t,
+		       "\nauth_eth_provider_wrong_chain{provider=\"2\",origin=\"https://b\"} 1\n");
+	CHECK_CONTAINS(
+	    t, "\nauth_eth_head_block_number{provider=\"1\",origin=\"http://a:8545\"} 42\n");
+	CHECK_CONTAINS(t,
+		       "\nauth_eth_head_block_age_seconds{provider=\"1\",origin=\"http://a:8545\"} "
+		       "3\n");
 	CHECK(!strstr(t, "auth_eth_head_block_number{provider=\"2\""));
 	CHECK_CONTAINS(t, "\nauth_eth_quorum_disagreements_total 1\n");
 	CHECK(t[b.len - 1] == '\n');

@@ -69,9 +69,9 @@ TEST(test_envfile_quotes_and_escapes)
 	struct err err;
 	/* double quotes: \n is a newline, \X is X; single quotes keep all;
 	 * the value ends at the LAST quote of the line */
-	CHECK_EQ_INT(run("D=\"a\\nb \\\"q\\\" \\\\ c\"\nS='x\\ny'\nL=\"a\"b\"\nU=\"open\n", 0, 1, &g,
-			 &err),
-		     0);
+	CHECK_EQ_INT(
+	    run("D=\"a\\nb \\\"q\\\" \\\\ c\"\nS='x\\ny'\nL=\"a\"b\"\nU=\"open\n", 0, 1, &g, &err),
+	    0);
 	CHECK_EQ_STR(g.text, "D=a\nb \"q\" \\ c@1|S=x\\ny@2|L=a\"b@3|U=\"open@4|");
 }
 
