@@ -1,27 +1,38 @@
 /*
  * config.h — dstack-auth-eth's configuration: environment variables exactly
  * as upstream reads them (HOST, PORT, ETH_RPC_URL, KMS_CONTRACT_ADDR, with
- * upstream's defaults) plus ETH_RPC_TIMEOUT_MS, ETH_HEAD_POLL_MS and
- * ETH_MAX_BLOCK_AGE; an env file given with --env-file (systemd
- * EnvironmentFile syntax) and ./.env (dotenv: the environment wins).
- * Never logs ETH_RPC_URL beyond its origin.
- * spec: auth-eth §1.1.
+ * upstream's defaults) plus ETH_RPC_TIMEOUT_MS, ETH_HEAD_POLL_MS,
+ * ETH_MAX_BLOCK_AGE, the Bun port's ETH_CHAIN_ID and
+ * ETH_FINALITY_CONFIRMATIONS, and ETH_RPC_QUORUM over a comma-separated
+ * ETH_RPC_URL; an env file given with --env-file (systemd EnvironmentFile
+ * syntax) and ./.env (dotenv: the environment wins), both read with
+ * util/envfile.h. Never logs ETH_RPC_URL beyond its origins.
+ * spec: auth-eth §1.1, §1.7.
  */
 #ifndef AUTH_ETH_CONFIG_H
 #define AUTH_ETH_CONFIG_H
 
 #include "util/err.h"
 
+#include <stdint.h>
+
 #define AE_DEFAULT_ENV_FILE "/etc/kms/auth-eth.env"
+#define AE_MAX_PROVIDERS 8
 
 struct ae_config {
-	const char *host;     /* HOST || "127.0.0.1" */
-	int port;	      /* PORT ? parseInt(PORT) : 8000 */
-	const char *rpc_url;  /* ETH_RPC_URL || "http://localhost:8545" */
+	const char *host;    /* HOST || "127.0.0.1" */
+	int port;	     /* PORT ? parseInt(PORT) : 8000 */
+	const char *rpc_url; /* ETH_RPC_URL || "http://localhost:8545", as configured */
+	char *rpc_urls[AE_MAX_PROVIDERS]; /* its comma-separated entries (owned) */
+	int n_rpc;
 	const char *kms_addr; /* KMS_CONTRACT_ADDR || "0x000…000", as configured */
-	long rpc_timeout_ms;  /* ETH_RPC_TIMEOUT_MS, default 3000 */
+	long rpc_timeout_ms;  /* ETH_RPC_TIMEOUT_MS, default 3000: one whole decision */
 	long head_poll_ms;    /* ETH_HEAD_POLL_MS, default 1000 */
 	long max_block_age_s; /* ETH_MAX_BLOCK_AGE, default 0 (off) */
+	int has_chain_id;     /* ETH_CHAIN_ID set */
+	uint64_t chain_id;
+	long finality;	      /* ETH_FINALITY_CONFIRMATIONS, default 0 */
+	int quorum;	      /* ETH_RPC_QUORUM, default 1, at most n_rpc */
 	int workers;	      /* AUTH_ETH_WORKERS, default 16 */
 	const char *env_file; /* where KMS_CONTRACT_ADDR & co. are meant to be set (messages) */
 };
@@ -34,7 +45,14 @@ struct ae_config {
  */
 int ae_env_load(const char *path, int overwrite, int must_exist, struct err *err);
 
-/* Reads the variables from the environment (strings point into it). */
+/* Reads the variables from the environment (strings point into it, except
+ * rpc_urls). Free with ae_config_free, also after a failure. */
 int ae_config_from_env(struct ae_config *c, struct err *err);
+void ae_config_free(struct ae_config *c);
+
+/* Splits a comma-separated ETH_RPC_URL (blanks around entries ignored; an
+ * empty entry or more than max entries is an error whose message shows no
+ * URL). */
+int ae_split_rpc_urls(const char *list, char **out, int max, int *n, struct err *err);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,11 +48,17 @@ static void usage(FILE *f)
 	    "environment wins over it):\n"
 	    "  HOST                listen address (default 127.0.0.1)\n"
 	    "  PORT                listen port (default 8000; the KMS tutorial uses 9200)\n"
-	    "  ETH_RPC_URL         JSON-RPC endpoint (default http://localhost:8545); only its\n"
-	    "                      scheme://host:port is ever logged or shown\n"
+	    "  ETH_RPC_URL         JSON-RPC endpoint (default http://localhost:8545), or several,\n"
+	    "                      comma-separated; only scheme://host:port is ever logged\n"
+	    "                      or shown, as \"#i scheme://host:port\"\n"
+	    "  ETH_RPC_QUORUM      providers that must give the same answer at the same block\n"
+	    "                      hash (default 1: the first usable one, failing over)\n"
+	    "  ETH_CHAIN_ID        when set, a provider on another chain is never used\n"
+	    "  ETH_FINALITY_CONFIRMATIONS  read this many blocks below the head (default 0)\n"
 	    "  KMS_CONTRACT_ADDR   KMS policy contract, the proxy address\n"
 	    "                      (default 0x0000000000000000000000000000000000000000)\n"
-	    "  ETH_RPC_TIMEOUT_MS  time limit of one authorization's RPC exchange (default 3000)\n"
+	    "  ETH_RPC_TIMEOUT_MS  time limit of one authorization, failover included\n"
+	    "                      (default 3000)\n"
 	    "  ETH_HEAD_POLL_MS    how often the newest block is polled (default 1000)\n"
 	    "  ETH_MAX_BLOCK_AGE   refuse authorizations (\"chain view is stale\") when the\n"
 	    "                      newest block is older than this many seconds (default 0 = "
@@ -60,7 +67,8 @@ static void usage(FILE *f)
 	    "\n"
 	    "When the chain cannot be read the server keeps running, answers\n"
 	    "{\"isAllowed\":false,\"reason\":\"authorization backend unavailable\",...} and\n"
-	    "retries in the background. See deploy/examples/auth-eth.env.\n");
+	    "retries in the background. GET /metrics serves Prometheus metrics.\n"
+	    "See deploy/examples/auth-eth.env.\n");
 }
 
 /* HOST may be a name (Node resolves it); the HTTP server binds IP literals. */
@@ -118,10 +126,14 @@ int main(int argc, char **argv)
 	}
 
 	log_init("dstack-auth-eth");
+	/* few malloc arenas: worker threads allocate little, and each arena
+	 * would keep its own heap resident */
+	mallopt(M_ARENA_MAX, 2);
 	signal(SIGPIPE, SIG_IGN);
 	struct err err;
 	err_clear(&err);
 	struct ae_config cfg;
+	memset(&cfg, 0, sizeof cfg);
 	struct eth *eth = NULL;
 	struct http_server *srv = NULL;
 	struct ae_server ctx;
@@ -138,12 +150,20 @@ int main(int argc, char **argv)
 	char addr[INET6_ADDRSTRLEN];
 	if (resolve_host(cfg.host, addr, sizeof addr, &err) < 0)
 		goto fail;
-	char origin[256];
-	log_url_origin(cfg.rpc_url, origin, sizeof origin);
-	log_info("dstack-auth-eth v%s (git:%s) starting: rpc=%s timeout=%ldms head_poll=%ldms "
-		 "max_block_age=%lds",
-		 KMS_VERSION, KMS_GIT_REV, origin, cfg.rpc_timeout_ms, cfg.head_poll_ms,
-		 cfg.max_block_age_s);
+	char origins[AE_MAX_PROVIDERS * 300] = "";
+	for (int i = 0; i < cfg.n_rpc; i++) {
+		char origin[256];
+		log_url_origin(cfg.rpc_urls[i], origin, sizeof origin);
+		size_t u = strlen(origins);
+		snprintf(origins + u, sizeof origins - u, "%s#%d %s", i ? ", " : "", i + 1, origin);
+	}
+	char chain[32] = "any";
+	if (cfg.has_chain_id)
+		snprintf(chain, sizeof chain, "%llu", (unsigned long long)cfg.chain_id);
+	log_info("dstack-auth-eth v%s (git:%s) starting: rpc=[%s] quorum=%d chain_id=%s "
+		 "finality=%ld timeout=%ldms head_poll=%ldms max_block_age=%lds",
+		 KMS_VERSION, KMS_GIT_REV, origins, cfg.quorum, chain, cfg.finality,
+		 cfg.rpc_timeout_ms, cfg.head_poll_ms, cfg.max_block_age_s);
 	if (http_client_global_init(&err) < 0)
 		goto fail;
 
@@ -154,7 +174,12 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* threads inherit the mask */
 
 	struct eth_config ec = {
-	    .rpc_url = cfg.rpc_url,
+	    .rpc_urls = (const char *const *)cfg.rpc_urls,
+	    .n_rpc = cfg.n_rpc,
+	    .has_chain_id = cfg.has_chain_id,
+	    .chain_id = cfg.chain_id,
+	    .finality = cfg.finality,
+	    .quorum = cfg.quorum,
 	    .kms_addr = cfg.kms_addr,
 	    .env_file = cfg.env_file,
 	    .timeout_ms = cfg.rpc_timeout_ms,
@@ -164,7 +189,8 @@ int main(int argc, char **argv)
 	eth = eth_new(&ec, &err);
 	if (!eth)
 		goto fail;
-	ae_server_init(&ctx, eth, cfg.kms_addr, cfg.rpc_url);
+	/* GET /'s ethRpcUrl keeps upstream's shape: the first provider's origin */
+	ae_server_init(&ctx, eth, cfg.kms_addr, cfg.rpc_urls[0]);
 	ctx_ready = 1;
 	struct http_server_opts so = {
 	    .address = addr,
@@ -201,5 +227,6 @@ done:
 	eth_free(eth);
 	if (ctx_ready)
 		ae_server_destroy(&ctx);
+	ae_config_free(&cfg);
 	return rc;
 }

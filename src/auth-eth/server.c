@@ -6,11 +6,14 @@
  * never a 5xx for a chain problem), 500 for framework-level errors. Body
  * limits are enforced here (1 MiB -> 500), not by the HTTP library.
  * Failure log lines are rate-limited and carry no request bytes or URLs.
+ * GET /metrics (not in upstream, whose GET /metrics is a 404) serves the
+ * Prometheus text of auth-eth/metrics.h; every answer is counted there.
  * spec: auth-eth §1.2-§1.5, §5.3; seed kms-service-setup (POST /).
  */
 #include "auth-eth/server.h"
 
 #include "abi/authreq.h"
+#include "auth-eth/metrics.h"
 #include "util/log.h"
 
 #include <jansson.h>
@@ -25,6 +28,7 @@ enum route {
 	ROUTE_SEED,
 	ROUTE_APP,
 	ROUTE_KMS,
+	ROUTE_METRICS,
 };
 
 static int64_t mono_ms(void)
@@ -109,6 +113,8 @@ static enum route route_of(const char *method, const char *path)
 			return ROUTE_SEED;
 		return ROUTE_NONE;
 	}
+	if (!strcmp(path, "/metrics") && !strcmp(method, "GET"))
+		return ROUTE_METRICS;
 	if (strcmp(method, "POST") != 0)
 		return ROUTE_NONE;
 	if (!strcmp(path, "/bootAuth/app"))
@@ -139,7 +145,9 @@ static void handle_info(struct ae_server *s, const struct http_req *req, struct 
 	if (eth_info(s->eth, &info, &err) != ETH_OK) {
 		log_failure(s, "authorization backend health check failed: %s", err.msg);
 		reply(resp, 500, AUTHREQ_BODY_ERROR500);
+		aem_decision(AEM_ROUTE_INFO, AEM_UNAVAILABLE);
 	} else {
+		aem_decision(AEM_ROUTE_INFO, AEM_ALLOW);
 		struct buf b = BUF_INIT;
 		struct abi_bytes gw = {info.gateway_app_id.p ? info.gateway_app_id.p
 							     : (const uint8_t *)"",
@@ -165,6 +173,7 @@ static void handle_info(struct ae_server *s, const struct http_req *req, struct 
 static void handle_boot(struct ae_server *s, int is_kms, const json_t *body, struct http_resp *resp)
 {
 	const char *what = is_kms ? "KMS" : "application";
+	enum aem_route route = is_kms ? AEM_ROUTE_KMS : AEM_ROUTE_APP;
 	struct authreq ar;
 	struct err err;
 	err_clear(&err);
@@ -172,12 +181,14 @@ static void handle_boot(struct ae_server *s, int is_kms, const json_t *body, str
 	if (v == AUTHREQ_INVALID) {
 		log_debug("invalid %s authorization request: %s", what, err.msg);
 		reply(resp, 400, AUTHREQ_BODY_INVALID);
+		aem_decision(route, AEM_INVALID);
 		authreq_free(&ar);
 		return;
 	}
 	if (v == AUTHREQ_UNAVAILABLE) {
 		log_failure(s, "%s authorization backend failed: %s", what, err.msg);
 		reply(resp, 200, AUTHREQ_BODY_UNAVAILABLE);
+		aem_decision(route, AEM_UNAVAILABLE);
 		authreq_free(&ar);
 		return;
 	}
@@ -186,9 +197,11 @@ static void handle_boot(struct ae_server *s, int is_kms, const json_t *body, str
 	if (rc == ETH_STALE) {
 		log_failure(s, "%s authorization refused: chain view is stale: %s", what, err.msg);
 		reply(resp, 200, AUTHREQ_BODY_STALE);
+		aem_decision(route, AEM_STALE);
 	} else if (rc != ETH_OK) {
 		log_failure(s, "%s authorization backend failed: %s", what, err.msg);
 		reply(resp, 200, AUTHREQ_BODY_UNAVAILABLE);
+		aem_decision(route, AEM_UNAVAILABLE);
 	} else {
 		struct buf b = BUF_INIT;
 		struct abi_bytes reason = {d.reason.p ? d.reason.p : (const uint8_t *)"",
@@ -196,14 +209,30 @@ static void handle_boot(struct ae_server *s, int is_kms, const json_t *body, str
 		struct abi_bytes gw = {d.gateway_app_id.p ? d.gateway_app_id.p
 							  : (const uint8_t *)"",
 				       d.gateway_app_id.len};
-		if (authreq_decision_json(&b, d.allowed, &reason, &gw) == 0)
+		if (authreq_decision_json(&b, d.allowed, &reason, &gw) == 0) {
 			reply_buf(resp, 200, &b);
-		else
+			aem_decision(route, d.allowed ? AEM_ALLOW : AEM_DENY);
+		} else {
 			reply(resp, 200, AUTHREQ_BODY_UNAVAILABLE);
+			aem_decision(route, AEM_UNAVAILABLE);
+		}
 		buf_free(&b);
 	}
 	eth_decision_free(&d);
 	authreq_free(&ar);
+}
+
+static void handle_metrics(struct ae_server *s, struct http_resp *resp)
+{
+	struct aem_provider ps[AEM_MAX_PROVIDERS];
+	int n = eth_provider_states(s->eth, ps, AEM_MAX_PROVIDERS);
+	buf_reset(&resp->body);
+	if (aem_render(&resp->body, ps, n) < 0) {
+		reply(resp, 500, AUTHREQ_BODY_ERROR500);
+		return;
+	}
+	resp->status = 200;
+	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
 /* The seed tutorial's checks (upstream answers 404 here; see issue 4). */
@@ -217,10 +246,12 @@ static void handle_seed(struct ae_server *s, const json_t *body, struct http_res
 	}
 	if (q.method != AUTHREQ_SEED_IS_APP_ALLOWED) {
 		reply(resp, 400, "{\"error\":\"unknown method\"}");
+		aem_decision(AEM_ROUTE_SEED, AEM_INVALID);
 		return;
 	}
 	if (!q.app_id_ok) {
 		reply(resp, 200, "{\"result\":false}");
+		aem_decision(AEM_ROUTE_SEED, AEM_DENY);
 		return;
 	}
 	int registered = 0;
@@ -230,9 +261,11 @@ static void handle_seed(struct ae_server *s, const json_t *body, struct http_res
 		log_failure(s, "is_app_allowed: authorization backend failed: %s", err.msg);
 		reply(resp, 200,
 		      "{\"result\":false,\"reason\":\"" AUTHREQ_REASON_UNAVAILABLE "\"}");
+		aem_decision(AEM_ROUTE_SEED, AEM_UNAVAILABLE);
 		return;
 	}
 	reply(resp, 200, registered ? "{\"result\":true}" : "{\"result\":false}");
+	aem_decision(AEM_ROUTE_SEED, registered ? AEM_ALLOW : AEM_DENY);
 }
 
 void ae_server_handle(void *ud, const struct http_req *req, struct http_resp *resp)
@@ -257,6 +290,9 @@ void ae_server_handle(void *ud, const struct http_req *req, struct http_resp *re
 		    (pr == AUTHREQ_PARSE_NO_PARSER && r != ROUTE_NONE)) {
 			log_failure(s, "authorization request failed: %s", err.msg);
 			reply(resp, 500, AUTHREQ_BODY_ERROR500);
+			if (r == ROUTE_APP || r == ROUTE_KMS)
+				aem_decision(r == ROUTE_KMS ? AEM_ROUTE_KMS : AEM_ROUTE_APP,
+					     AEM_ERROR);
 			json_decref(body);
 			return;
 		}
@@ -271,6 +307,9 @@ void ae_server_handle(void *ud, const struct http_req *req, struct http_resp *re
 	case ROUTE_APP:
 	case ROUTE_KMS:
 		handle_boot(s, r == ROUTE_KMS, body, resp);
+		break;
+	case ROUTE_METRICS:
+		handle_metrics(s, resp);
 		break;
 	case ROUTE_NONE:
 		not_found(req, resp);

@@ -428,25 +428,30 @@ static int tcp_connects(const char *host, int port)
 
 /* ---- the env file --------------------------------------------------------- */
 
-static int env_add(void *ud, const char *name, const char *value, size_t lineno, struct err *err)
+static int env_add(void *ud, const char *key, const char *value, size_t lineno, struct err *err)
 {
-	(void)lineno;
 	struct verify *v = ud;
-	if (v->n_env >= V_ENV_MAX || strlen(name) >= sizeof v->env[0].name)
-		return 0;
+	if (v->n_env >= V_ENV_MAX)
+		return err_set(err, "%s:%zu: more than %d variables", v->env_path, lineno,
+			       V_ENV_MAX);
+	if (strlen(key) >= sizeof v->env[0].name)
+		return err_set(err, "%s:%zu: variable name longer than %zu bytes", v->env_path,
+			       lineno, sizeof v->env[0].name - 1);
 	struct env_var *e = &v->env[v->n_env];
-	memcpy(e->name, name, strlen(name) + 1);
-	if (!(e->value = strdup(value)))
+	memcpy(e->name, key, strlen(key) + 1);
+	e->value = strdup(value);
+	if (!e->value)
 		return err_set(err, "out of memory");
 	v->n_env++;
 	return 0;
 }
 
-/* The daemon's own reader and grammar (util/envfile.h, systemd
- * EnvironmentFile= mode, strict), so verify checks what auth-eth loads. */
+/* The env file exactly as dstack-auth-eth --env-file reads it (util/envfile.h,
+ * strict: a line the daemon would refuse is reported here with FILE:LINE). */
 static int env_load(struct verify *v, struct err *err)
 {
-	return envfile_read(v->env_path, 0, 1, env_add, v, err);
+	struct envfile_opts o = {.dotenv = 0, .strict = 1};
+	return envfile_load(v->env_path, 256 * 1024, &o, env_add, v, err);
 }
 
 static void env_free(struct verify *v)
@@ -611,8 +616,10 @@ static void check_config(struct verify *v)
 		note("image", "[core.image] verify = false: os_image_hash is the host's unverified "
 			      "claim, forwarded to the policy as is");
 	else
-		note("image", "[core.image] verify = true: only TDX images that carry their own "
-			      "measurement (lite) can be verified; other callers are refused");
+		warn(v, "image", "set [core.image] verify = false to accept os_image_hash as the "
+				 "host's claim",
+		     "[core.image] verify = true: this KMS cannot verify OS images yet, so every "
+		     "key release is refused");
 	if (v->cfg.auth_type == AUTH_KIND_DEV)
 		warn(v, "auth_api",
 		     "set [core.auth_api] type = \"webhook\" with url = "

@@ -1,22 +1,25 @@
 /*
- * envfile.h — the one reader of environment files, used by dstack-auth-eth
- * (--env-file and ./.env) and by `dstack-kmsctl verify` (which must check
- * exactly what the daemon will load).
+ * envfile.h — the one reader of VAR=value environment files, shared by
+ * dstack-auth-eth (--env-file and ./.env) and `dstack-kmsctl verify` (which
+ * checks the file the daemon will load), so both see the same variables.
  *
- * Grammar, one assignment per line (LF; a CR before it is blank):
- *   - blank lines and lines whose first non-blank character is '#' or ';'
- *     are ignored;
- *   - an optional "export " prefix;
- *   - NAME: [A-Za-z_][A-Za-z0-9_]*, optional blanks, '=', optional blanks;
- *   - VALUE: either quoted — '…' taken as is, "…" with the escapes \n, \"
- *     and \\ — when the closing quote is the last non-blank character
- *     (dotenv mode: or is followed by a '#' comment), or unquoted, up to the
- *     end of the line with trailing blanks removed (dotenv mode: up to a '#').
- * systemd EnvironmentFile= mode (dotenv = 0) keeps '#' inside unquoted
- * values; dotenv mode (./.env, as the Node dotenv package) cuts there.
- * A NUL byte anywhere makes the file invalid. Files are read into wiped
- * memory (they may hold an RPC API key) and values are never echoed in
- * messages.
+ * Grammar (one variable per line, lines end with LF; a CR before it is a
+ * blank):
+ *   line     = blanks ( comment | assign )?
+ *   comment  = ( "#" | ";" ) any*
+ *   assign   = [ "export " blanks ] key blanks "=" blanks value
+ *   key      = [A-Za-z_] [A-Za-z0-9_]*
+ *   blanks   = ( " " | TAB | CR )*
+ *   value    = quoted blanks [ "#" any* (dotenv only) ]   -> text between the quotes
+ *            | raw                                        -> see below
+ * A quoted value starts with ' or " and ends at the LAST same quote of the
+ * line; inside double quotes \n is a newline and \X is X (single quotes keep
+ * everything as is). A line that starts a quote but does not fit this shape
+ * is read raw. A raw value is the rest of the line without trailing blanks;
+ * in dotenv mode it also ends at the first "#". Blank lines are skipped.
+ * Any other line is malformed: an error naming FILE:LINE in strict mode,
+ * skipped otherwise. A NUL byte anywhere is an error. Values are never
+ * copied into messages (they may hold an RPC API key).
  */
 #ifndef UTIL_ENVFILE_H
 #define UTIL_ENVFILE_H
@@ -25,18 +28,25 @@
 
 #include <stddef.h>
 
-#define ENVFILE_MAX (1u << 20)
+struct envfile_opts {
+	int dotenv; /* "#" also starts a comment after a raw or quoted value */
+	int strict; /* a malformed line is an error (else it is skipped) */
+};
 
-/* Called per assignment; return -1 (with err set) to stop. */
-typedef int (*envfile_fn)(void *ud, const char *name, const char *value, size_t lineno,
+/* Called once per assignment, in file order. key and value are NUL-terminated
+ * and valid only during the call. Return 0, or -1 (with err set) to stop. */
+typedef int (*envfile_fn)(void *ud, const char *key, const char *value, size_t lineno,
 			  struct err *err);
 
-/*
- * Reads path and calls fn for every assignment, in order. A line that is not
- * an assignment is an error ("<path>:<line>: not a VAR=value line") when
- * strict, else skipped. Returns 0 or -1.
- */
-int envfile_read(const char *path, int dotenv, int strict, envfile_fn fn, void *ud,
-		 struct err *err);
+/* Parses text[0..len) in place (the bytes are modified);
+ * text[len] must be a NUL byte (a struct buf always has one). name is used
+ * in messages. */
+int envfile_parse(char *text, size_t len, const char *name, const struct envfile_opts *o,
+		  envfile_fn fn, void *ud, struct err *err);
+
+/* Reads path (at most max_bytes, into a buffer wiped afterwards) and parses
+ * it. A missing or unreadable file is an error whose message names path. */
+int envfile_load(const char *path, size_t max_bytes, const struct envfile_opts *o, envfile_fn fn,
+		 void *ud, struct err *err);
 
 #endif

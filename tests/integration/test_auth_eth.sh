@@ -8,7 +8,8 @@
 #   retries, logs the fix); the chain stopped or frozen mid-test (clean
 #   "authorization backend unavailable" within ETH_RPC_TIMEOUT_MS, then
 #   recovery); HTTP 429, hangs and reverts from the RPC; one JSON-RPC batch
-#   per authorization pinned to the tracked head block; RPC URL secrets never
+#   per authorization pinned to the tracked head block's hash (gatewayAppId()
+#   cached per block hash); RPC URL secrets never
 #   logged; decisions never cached; ETH_MAX_BLOCK_AGE on a chain with a block
 #   time that stalls; the whole path dstack-kms -> auth-eth -> anvil (GetMeta).
 set -u
@@ -325,28 +326,30 @@ expect proxied_allowed 200 "$ALLOW"
 req "$XP" GET /
 expect_contains proxied_info_url_origin_only "$BODY" "\"ethRpcUrl\":\"http://127.0.0.1:$PPORT\""
 : >"$TMP/rpc.log"
+chain_rpc evm_mine >/dev/null # a new block: gatewayAppId() is not cached for it yet
+sleep 1.2                     # older than ETH_HEAD_POLL_MS: the next read sees the new head
 post "$XP" /bootAuth/kms "$(mk "$KMSDEV")"
 req "$XP" GET /
 sleep 0.3
 batches=$($PY - "$TMP/rpc.log" <<'EOF'
 import json, re, sys
-calls = []
+out, hashes = [], set()
 for line in open(sys.argv[1]):
     b = json.loads(json.loads(line)["body"])
-    if isinstance(b, list) and any(r["method"] == "eth_call" for r in b):
-        calls.append(b)
-out = []
-for b in calls:
-    ms = [r["method"] for r in b]
-    blocks = {r["params"][1] for r in b if r["method"] == "eth_call"}
-    sels = [r["params"][0]["data"][:10] for r in b if r["method"] == "eth_call"]
-    pinned = len(blocks) == 1 and all(re.fullmatch(r"0x[0-9a-f]+", x) for x in blocks)
-    out.append("%s %s pinned=%s" % ("+".join(ms), ",".join(sels), pinned))
-print(" | ".join(out))
+    calls = [r for r in (b if isinstance(b, list) else [b]) if r["method"] == "eth_call"]
+    if not calls:
+        continue
+    blocks = [r["params"][1] for r in calls]
+    pinned = all(isinstance(x, dict) and list(x) == ["blockHash"] and re.fullmatch(r"0x[0-9a-f]{64}", x["blockHash"]) for x in blocks)
+    hashes.update(x["blockHash"] for x in blocks if pinned)
+    out.append("%s pinned_by_hash=%s" % (",".join(r["params"][0]["data"][:10] for r in calls), pinned))
+print(" | ".join(out) + " | one_block=%s" % (len(hashes) == 1))
 EOF
 )
-expect_eq one_pinned_batch_per_authorization_and_info "$batches" \
-  "eth_call+eth_call 0xe067ec9d,0x95f51931 pinned=True | eth_chainId+eth_call+eth_call 0x95f51931,0x25a992da pinned=True"
+# the decision and gatewayAppId() in one request pinned to one block hash;
+# GET / then finds gatewayAppId() of that block in the cache
+expect_eq one_pinned_read_per_authorization_and_info "$batches" \
+  "0xe067ec9d,0x95f51931 pinned_by_hash=True | 0x25a992da pinned_by_hash=True | one_block=True"
 if grep -q -e SECRET -e rpcuser "$X_LOG"; then fail rpc_url_secrets_never_logged "found in log"; else pass rpc_url_secrets_never_logged; fi
 expect_contains rpc_url_logged_as_origin "$(cat "$X_LOG")" "Connected to Ethereum RPC: http://127.0.0.1:$PPORT"
 
