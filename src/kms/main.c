@@ -291,6 +291,7 @@ int main(int argc, char **argv)
 	    .on_tick = liveness ? kms_tick : NULL,
 	    .tick_ms = tick_ms,
 	    .drain_max_ms = (long)k.cfg.request_deadline_ms + 1000,
+	    .strict_path = 1,
 	};
 	log_info("Starting KMS");
 	srv = http_server_start(&so, &err);

@@ -616,8 +616,9 @@ static void check_config(struct verify *v)
 		note("image", "[core.image] verify = false: os_image_hash is the host's unverified "
 			      "claim, forwarded to the policy as is");
 	else
-		warn(v, "image", "set [core.image] verify = false to accept os_image_hash as the "
-				 "host's claim",
+		warn(v, "image",
+		     "set [core.image] verify = false to accept os_image_hash as the "
+		     "host's claim",
 		     "[core.image] verify = true: this KMS cannot verify OS images yet, so every "
 		     "key release is refused");
 	if (v->cfg.auth_type == AUTH_KIND_DEV)

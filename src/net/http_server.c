@@ -60,6 +60,7 @@ struct http_server {
 	void *ud;
 	void (*on_tick)(void *ud, int worker);
 	long drain_max_ms;
+	int strict_path;
 	long long drain_until_ms;
 	char name[32];
 };
@@ -172,6 +173,30 @@ static const char *method_name(enum evhttp_cmd_type t)
 
 static void send_resp(struct evhttp_request *req, struct http_resp *resp);
 
+/* Requests two HTTP readers could take differently (request smuggling
+ * behind a proxy, a truncated path): a reason to refuse, or NULL. */
+static const char *request_ambiguity(struct evhttp_request *req, int strict_path, const char *path,
+				     size_t path_len)
+{
+	const char *first = NULL;
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	for (struct evkeyval *kv = h ? h->tqh_first : NULL; kv; kv = kv->next.tqe_next) {
+		if (evutil_ascii_strcasecmp(kv->key, "Content-Length") != 0)
+			continue;
+		if (first && strcmp(first, kv->value) != 0)
+			return "conflicting Content-Length headers\n";
+		first = kv->value;
+	}
+	if (strict_path && path) {
+		for (size_t i = 0; i < path_len; i++) {
+			unsigned char c = (unsigned char)path[i];
+			if (c < 0x20 || c == 0x7f)
+				return "invalid request path: control character\n";
+		}
+	}
+	return NULL;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
@@ -181,7 +206,20 @@ static void on_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-	char *path = evhttp_uridecode(raw_path && raw_path[0] ? raw_path : "/", 0, NULL);
+	size_t path_len = 0;
+	char *path = evhttp_uridecode(raw_path && raw_path[0] ? raw_path : "/", 0, &path_len);
+	const char *refuse = request_ambiguity(req, s->strict_path, path, path_len);
+	if (refuse) {
+		/* the connection may carry a request this side reads differently
+		 * from a proxy in front: answer and close it */
+		free(path);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		struct http_resp bad = {.status = 400, .content_type = "text/plain"};
+		if (buf_append_str(&bad.body, refuse) < 0)
+			bad.status = 500;
+		send_resp(req, &bad);
+		return;
+	}
 
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t body_len = evbuffer_get_length(in);
@@ -657,6 +695,7 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct e
 	s->ud = o->ud;
 	s->on_tick = o->on_tick;
 	s->drain_max_ms = o->drain_max_ms > 0 ? o->drain_max_ms : DRAIN_MS;
+	s->strict_path = o->strict_path;
 	s->n = o->workers > 0 ? o->workers : 1;
 	s->port = o->port;
 	s->w = calloc((size_t)s->n, sizeof *s->w);

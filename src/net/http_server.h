@@ -80,6 +80,9 @@ struct http_server_opts {
 	/* On stop: how long to wait for deferred requests still running
 	 * (0 = 250 ms); each is bounded by its own deadline anyway. */
 	long drain_max_ms;
+	/* Refuse (400) a path whose percent-decoding holds a NUL or another
+	 * control byte, instead of serving the part before it. */
+	int strict_path;
 };
 
 struct http_server;

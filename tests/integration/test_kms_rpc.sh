@@ -191,4 +191,16 @@ wait_http "https://127.0.0.1:$PORT/health" 100
 m=$("${C[@]}" -X POST "$BASE/prpc/GetMeta?json" | json 'j["k256_pubkey"]')
 expect_eq restart_keeps_root_keys "$m" "$K256"
 expect_eq restart_does_not_bootstrap_again "$(grep -c 'auto-bootstrap complete' "$TMP/kms2.log")" 0
+# requests two HTTP readers could take differently are refused, and the connection closed
+r=$(printf 'POST /prpc/KMS.GetMeta?json HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}abc' |
+  $PY tests/tools/raw_https.py "$PORT")
+expect_contains conflicting_content_length_400 "$r" "HTTP/1.1 400"
+expect_contains conflicting_content_length_reason "$r" "conflicting Content-Length headers"
+expect_contains conflicting_content_length_closes "$r" "Connection: close"
+r=$(printf 'GET /prpc/KMS.GetMeta%%00.x?json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+  $PY tests/tools/raw_https.py "$PORT")
+expect_contains nul_in_path_refused "$r" "invalid request path: control character"
+r=$(printf 'GET /prpc/KMS.GetMeta?json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+  $PY tests/tools/raw_https.py "$PORT")
+expect_contains same_request_without_nul_served "$r" "HTTP/1.1 200"
 finish
