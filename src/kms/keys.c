@@ -42,6 +42,10 @@ int keys_load(struct kms_keys *k, const char *dir, struct err *err)
 	struct buf b = BUF_INIT, sk;
 	buf_init_secret(&sk);
 	uint8_t point[P256_POINT_LEN], cert_point[P256_POINT_LEN];
+	if (!(k->vault = secret_page_alloc(64, err)))
+		goto out;
+	k->root_ca_scalar = k->vault;
+	k->k256_scalar = (uint8_t *)k->vault + 32;
 
 	TRY_OUT(read_text(dir, "root-ca.crt", &b, err));
 	if (!(k->root_ca = cert_from_pem(buf_str(&b), b.len, err))) {
@@ -106,8 +110,7 @@ out:
 
 void keys_free(struct kms_keys *k)
 {
-	secret_wipe(k->root_ca_scalar, sizeof k->root_ca_scalar);
-	secret_wipe(k->k256_scalar, sizeof k->k256_scalar);
+	secret_page_free(k->vault, 64);
 	free(k->root_ca_pem);
 	free(k->tmp_ca_cert_pem);
 	if (k->tmp_ca_key_pem)

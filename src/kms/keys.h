@@ -19,8 +19,10 @@
 #include <stdint.h>
 
 struct kms_keys {
-	uint8_t root_ca_scalar[32]; /* secret */
-	uint8_t k256_scalar[32];    /* secret */
+	/* secret: both in one locked page left out of core dumps (vault) */
+	uint8_t *root_ca_scalar; /* 32 bytes */
+	uint8_t *k256_scalar;	 /* 32 bytes */
+	void *vault;
 	uint8_t k256_pub[K256_PUB_LEN];
 	uint8_t ca_spki[P256_SPKI_LEN];
 	char *root_ca_pem;     /* root-ca.crt as loaded */

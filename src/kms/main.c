@@ -12,6 +12,7 @@
 #include "net/service.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/secret.h"
 #include "util/workpool.h"
 #include "version.h"
 
@@ -203,6 +204,9 @@ int main(int argc, char **argv)
 	struct http_server *srv = NULL;
 	int rc = 1;
 
+	/* before any key is read: no core dump may hold this process's memory */
+	if (secret_process_protect(&err) < 0)
+		goto fail;
 	if (config_load(&k.cfg, config_path, &err) < 0)
 		goto fail;
 	log_set_level((enum log_level)log_level_parse(k.cfg.log_level));
