@@ -60,8 +60,16 @@ void *secret_page_alloc(size_t n, struct err *err)
 		return NULL;
 	}
 	if (mlock(p, len) != 0) {
-		err_set(err, "cannot lock key memory in RAM (mlock: %s; raise LimitMEMLOCK=)",
-			strerror(errno));
+		int e = errno;
+		struct rlimit lim;
+		/* EPERM with a non-zero limit is a seccomp filter (a container
+		 * manager's), not the limit: name the remedy that applies */
+		int limited =
+		    e == ENOMEM || (getrlimit(RLIMIT_MEMLOCK, &lim) == 0 && lim.rlim_cur < len);
+		err_set(err, "cannot lock key memory in RAM (mlock: %s; %s)", strerror(e),
+			limited ? "raise LimitMEMLOCK= of the unit or ulimit -l"
+				: "a seccomp filter refuses mlock: allow the @memlock calls, e.g. "
+				  "systemd-nspawn --system-call-filter=@memlock");
 		munmap(p, len);
 		return NULL;
 	}

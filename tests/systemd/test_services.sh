@@ -41,7 +41,9 @@ c() {
 
 boot() {
   local log="$WORK/nspawn-$1.log"
-  systemd-nspawn -q --register=no --keep-unit -D "$ROOT" -b --console=pipe \
+  # nspawn's own seccomp filter refuses mlock without CAP_IPC_LOCK; the KMS
+  # locks its key page, so allow just that call group (no capability added)
+  systemd-nspawn -q --register=no --keep-unit -D "$ROOT" -b --console=pipe --system-call-filter=@memlock \
     --network-namespace-path="/run/netns/$NETNS" --machine=kmstest </dev/null >"$log" 2>&1 &
   NSPAWN_PID=$!
   LEADER=""
@@ -235,6 +237,11 @@ if [ $rc -eq 0 ] && echo "$recap" | grep -q 'failed=0'; then
 else
   fail ansible_site_first_run "rc $rc: $(grep -E 'fatal:|FAILED|ERROR' "$WORK/ansible-1.log" | head -5 | tr '\n' '|') $recap"
   sed -n '/fatal:/,+20p' "$WORK/ansible-1.log" | head -60
+  echo "# journal of the units (last 40 lines each):"
+  for u in dstack-auth-eth dstack-kms; do
+    c journalctl -u "$u" -b -o cat --no-pager 2>&1 | tail -40 | sed "s/^/#   $u: /"
+  done
+  echo "# limits: $(c systemctl show -p LimitMEMLOCK -p LimitMEMLOCKSoft -p LimitCORE dstack-kms | tr '\n' ' ') pid1: $(c grep -i 'locked' /proc/1/limits)"
   finish # nothing below can work without the installation
 fi
 

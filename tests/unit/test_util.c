@@ -1,5 +1,6 @@
 /*
- * test_util.c — bounded reader, hex, buffers, atomic files, URL redaction.
+ * test_util.c — bounded reader, hex, buffers, atomic files, URL redaction,
+ * the locked key page.
  */
 #include "harness.h"
 
@@ -9,11 +10,17 @@
 #include "util/hex.h"
 #include "util/log.h"
 #include "util/reader.h"
+#include "util/secret.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 TEST(test_reader_refuses_reads_past_end)
 {
@@ -78,6 +85,84 @@ TEST(test_buf_printf_and_secret_free)
 	CHECK_EQ_INT(b.len, strlen(buf_str(&b)));
 	buf_free(&b);
 	CHECK(b.p == NULL && b.len == 0 && b.secret == 1);
+}
+
+/* the smaps entry of the mapping that starts at p: its Locked: kB and
+ * whether VmFlags holds "dd" (do not dump) — read from the kernel, not from
+ * what secret.c believes it asked for */
+static int smaps_of(void *p, long *locked_kb, int *dontdump)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	char line[512];
+	int in = 0, found = 0;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = lo == (uintptr_t)p;
+			found |= in;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (!strncmp(line, "Locked:", 7))
+			*locked_kb = strtol(line + 7, NULL, 10);
+		if (!strncmp(line, "VmFlags:", 8))
+			*dontdump = strstr(line, " dd") != NULL;
+	}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
+TEST(test_secret_page_is_locked_and_not_dumped)
+{
+	struct err e = {0};
+	unsigned char *p = secret_page_alloc(64, &e);
+	CHECK_MSG(p != NULL, "%s", err_msg(&e));
+	if (!p)
+		return;
+	CHECK_EQ_INT((uintptr_t)p % (uintptr_t)sysconf(_SC_PAGESIZE), 0);
+	memset(p, 0xA5, 64);
+	long locked = -1;
+	int dd = 0;
+	CHECK_EQ_INT(smaps_of(p, &locked, &dd), 0);
+	CHECK_MSG(locked >= 4, "Locked: %ld kB", locked);
+	CHECK(dd == 1);
+	secret_page_free(p, 64);
+}
+
+/* as an unprivileged user with a memlock limit of 0, the allocation fails
+ * and the message names the limit to raise */
+TEST(test_secret_page_refused_names_the_limit)
+{
+	int fds[2];
+	CHECK_EQ_INT(pipe(fds), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		struct rlimit zero = {0, 0};
+		if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(3);
+		if (setrlimit(RLIMIT_MEMLOCK, &zero) != 0)
+			_exit(4);
+		struct err e = {0};
+		void *p = secret_page_alloc(64, &e);
+		const char *m = p ? "allocated" : err_msg(&e);
+		ssize_t w = write(fds[1], m, strlen(m));
+		_exit(w < 0 ? 5 : 0);
+	}
+	close(fds[1]);
+	char msg[512] = {0};
+	ssize_t n = read(fds[0], msg, sizeof msg - 1);
+	close(fds[0]);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+	CHECK(n > 0);
+	CHECK_CONTAINS(msg, "cannot lock key memory in RAM");
+	CHECK_CONTAINS(msg, "raise LimitMEMLOCK=");
 }
 
 TEST(test_err_chain_outermost_first)
