@@ -11,6 +11,7 @@
 #include "crypto/p256.h"
 
 #include "util/reader.h"
+#include "util/base64.h"
 #include "util/secret.h"
 
 #include <openssl/bn.h>
@@ -202,69 +203,6 @@ out:
  */
 
 #define PEM_DER_MAX 1024 /* far above any P-256 key encoding */
-
-/* Base64 value of c, or -1; branch-free so key text does not steer branches. */
-static int b64_value(unsigned char ch)
-{
-	int c = ch, v = -1;
-	/* in_range is -1 (all ones) when lo <= c <= hi, else 0. */
-#define IN_RANGE(lo, hi) ((((lo)-1 - c) & (c - (hi)-1)) >> 8)
-	v += IN_RANGE('A', 'Z') & (c - 'A' + 1);
-	v += IN_RANGE('a', 'z') & (c - 'a' + 27);
-	v += IN_RANGE('0', '9') & (c - '0' + 53);
-	v += IN_RANGE('+', '+') & 63;
-	v += IN_RANGE('/', '/') & 64;
-#undef IN_RANGE
-	return v;
-}
-
-/* Strict base64 (whitespace ignored, '=' only as final padding) into out[cap]. */
-static int b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out_len)
-{
-	uint32_t acc = 0;
-	unsigned quad = 0, pad = 0;
-	int done = 0, rc = -1;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\n' || c == '\r' || c == ' ' || c == '\t')
-			continue;
-		if (done)
-			goto out;
-		if (c == '=') {
-			if (quad < 2)
-				goto out;
-			pad++;
-			acc <<= 6;
-		} else {
-			int v = b64_value(c);
-			if (v < 0 || pad)
-				goto out;
-			acc = (acc << 6) | (uint32_t)v;
-		}
-		if (++quad < 4)
-			continue;
-		size_t bytes = 3 - pad;
-		if (bytes > cap - o)
-			goto out;
-		out[o++] = (uint8_t)(acc >> 16);
-		if (bytes > 1)
-			out[o++] = (uint8_t)(acc >> 8);
-		if (bytes > 2)
-			out[o++] = (uint8_t)acc;
-		acc = 0;
-		quad = 0;
-		done = pad > 0;
-	}
-	if (quad != 0)
-		goto out;
-	*out_len = o;
-	rc = 0;
-out:
-	acc = 0;
-	secret_wipe(&acc, sizeof acc);
-	return rc;
-}
 
 /* One DER TLV with the expected tag; sub spans its content. */
 static int der_read(struct reader *r, uint8_t tag, struct reader *sub)
@@ -459,7 +397,7 @@ int p256_scalar_from_pem(const char *pem, size_t len, uint8_t scalar[32], struct
 
 	if (pem_find_key(pem, len, &body, &body_len, &kind, err) < 0)
 		goto fail;
-	if (b64_decode(body, body_len, der_buf, sizeof der_buf, &der_len) < 0) {
+	if (base64_decode(body, body_len, der_buf, sizeof der_buf, &der_len, BASE64_SKIP_WS) < 0) {
 		err_set(err, "bad base64 or key too large");
 		goto fail;
 	}
