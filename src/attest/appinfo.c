@@ -221,6 +221,21 @@ out:
 	return rc;
 }
 
+void appinfo_vm_config_text(const struct attestation *att, const char *vm_config, size_t len,
+			    const char **out, size_t *out_len)
+{
+	*out = vm_config;
+	*out_len = len;
+	if (!*out || *out_len == 0) {
+		*out = (const char *)att->config.p;
+		*out_len = att->config.len;
+	}
+	if (!*out || *out_len == 0) {
+		*out = "{}";
+		*out_len = 2;
+	}
+}
+
 /* ---- AppInfo (§10.3) ---- */
 
 /* find_event: scan in order, stop at the first system-ready, first match. */
@@ -289,16 +304,9 @@ static int decode(const struct attestation *att, const struct tdx_report *td,
 		struct part p = {ai->key_provider_info.p, ai->key_provider_info.len};
 		TRY(sha256_parts(&p, 1, mr_key_provider, err));
 	}
-	const char *cfg = opts->vm_config;
-	size_t cfg_len = opts->vm_config_len;
-	if (!cfg || cfg_len == 0) {
-		cfg = (const char *)att->config.p;
-		cfg_len = att->config.len;
-	}
-	if (!cfg || cfg_len == 0) {
-		cfg = "{}";
-		cfg_len = 2;
-	}
+	const char *cfg;
+	size_t cfg_len;
+	appinfo_vm_config_text(att, opts->vm_config, opts->vm_config_len, &cfg, &cfg_len);
 	if (appinfo_vm_config_os_image_hash(cfg, cfg_len, opts->unwrap_nested_vm_config,
 					    &ai->os_image_hash, err) < 0)
 		return err_wrap(err, "Failed to decode os image hash");

@@ -77,6 +77,11 @@ int appinfo_boot_info(const struct attestation *att, const struct tdx_report *td
 		      const struct dcap_result *dcap, int boottime, const char *vm_config,
 		      size_t vm_config_len, struct boot_info *bi, struct err *err);
 
+/* The VmConfig text a decision reads (§10.5): the request's vm_config when
+ * non-empty, else the attestation's config, else "{}". */
+void appinfo_vm_config_text(const struct attestation *att, const char *vm_config, size_t len,
+			    const char **out, size_t *out_len);
+
 /* os_image_hash of a VmConfig JSON (§10.5): absent → empty; parse failure or
  * a non-hex os_image_hash → error. Appended to out. */
 int appinfo_vm_config_os_image_hash(const char *json, size_t len, int unwrap_nested,

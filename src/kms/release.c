@@ -5,6 +5,7 @@
 #include "kms/release.h"
 
 #include "attest/appinfo.h"
+#include "attest/image_lite.h"
 #include "audit/audit.h"
 #include "kms/kms.h"
 #include "util/hex.h"
@@ -45,20 +46,35 @@ int release_self_auth(struct kms *k, struct err *err)
 	return 0;
 }
 
-/* §10.6. The KMS carries no firmware measurement model, so only images that
- * bring their own measurement (the TDX `lite` variant) can be verified. */
-static int image_verify(struct kms *k, const struct release *r, const struct attestation *att,
+/* §10.6. Images that bring their own measurement (the TDX `lite` variant)
+ * are verified against the verified quote; the `legacy` variant needs the
+ * QEMU/firmware measurement model, which this KMS does not carry, so it is
+ * refused with the setting to change rather than passed. */
+static int image_verify(struct kms *k, const struct attestation *att,
 			const struct dcap_result *dcap, const char *vm_config, struct err *err)
 {
-	(void)r;
-	(void)att;
-	(void)dcap;
-	(void)vm_config;
 	if (!k->cfg.image_verify || att->platform == ATT_PLATFORM_SEV_SNP)
 		return 0;
-	return err_set(err,
-		       "OS image verification is not available for this image; set [core.image] "
-		       "verify = false to accept os_image_hash as an unverified claim");
+	if (att->platform != ATT_PLATFORM_TDX)
+		return err_set(err,
+			       "OS image verification is not available for %s; set [core.image] "
+			       "verify = false to accept os_image_hash as an unverified claim",
+			       attestation_tee_variant(att->platform));
+	const char *vc;
+	size_t vc_len;
+	appinfo_vm_config_text(att, vm_config, strlen(vm_config), &vc, &vc_len);
+	int lite = image_lite_is_lite(vc, vc_len, err);
+	if (lite < 0)
+		return -1;
+	if (!lite)
+		return err_set(err,
+			       "the image uses the TDX legacy attestation variant, whose "
+			       "verification needs a QEMU/firmware measurement model this KMS "
+			       "does not carry; boot it with tdx_attestation_variant = lite, or "
+			       "set [core.image] verify = false to accept os_image_hash as an "
+			       "unverified claim");
+	return image_lite_verify(vc, vc_len, &dcap->report, att->event_log, att->n_event_log,
+				 err);
 }
 
 int release_app_auth(struct kms *k, struct release *r, const struct attestation *att,
@@ -75,7 +91,7 @@ int release_app_auth(struct kms *k, struct release *r, const struct attestation 
 		return err_set(err, "Boot denied: %s", d.reason);
 	}
 	/* the webhook is consulted before the image is verified (§4 AppAuth 3) */
-	if (image_verify(k, r, att, dcap, vc, err) < 0)
+	if (image_verify(k, att, dcap, vc, err) < 0)
 		return err_wrap(err, "Failed to verify os image hash");
 	snprintf(r->gateway_app_id, sizeof r->gateway_app_id, "%s", d.gateway_app_id);
 	return 0;

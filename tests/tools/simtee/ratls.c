@@ -15,6 +15,7 @@
 #include "util/hex.h"
 #include "util/secret.h"
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
@@ -41,6 +42,10 @@ static const char *const RATLS_HELP_HEAD =
     "  --out-attestation FILE  the V0 attestation bytes as embedded\n"
     "  --out-quote FILE        the raw quote\n"
     "  --events-out FILE       the runtime events (see simtee quote --help)\n"
+    "  --boot-events FILE      JSON array of boot-time TdxEvents {imr, event_type,\n"
+    "                          digest, event, event_payload} (hex digest/payload) placed\n"
+    "                          before the runtime events, digests kept (e.g. the RTMR0\n"
+    "                          ACPI DATA events of a TDX lite boot); not with --legacy\n"
     "Quote options (all of simtee quote's except --report-data):\n";
 
 static int put_compact(struct buf *b, uint64_t v)
@@ -83,12 +88,14 @@ static int put_u32le(struct buf *b, uint32_t v)
 
 /* spec: kms-protocol §9.1 (V0 layout), §9.4 (stripped: runtime events keep their
  * payload and get an empty digest). */
-static int v0_attestation(const struct buf *quote, const struct sim_events *ev,
-			  const uint8_t report_data[64], const struct buf *config, struct buf *out)
+static int v0_attestation(const struct buf *quote, const struct buf *boot, size_t n_boot,
+			  const struct sim_events *ev, const uint8_t report_data[64],
+			  const struct buf *config, struct buf *out)
 {
 	if (buf_append_byte(out, 0x00) < 0 || /* VersionedAttestation::V0 */
 	    buf_append_byte(out, 0x00) < 0 || /* AttestationQuote::DstackTdx */
-	    put_vec(out, quote->p, quote->len) < 0 || put_compact(out, ev->n) < 0)
+	    put_vec(out, quote->p, quote->len) < 0 || put_compact(out, n_boot + ev->n) < 0 ||
+	    buf_append(out, boot->p, boot->len) < 0)
 		return -1;
 	for (size_t i = 0; i < ev->n; i++) {
 		const struct sim_event *e = &ev->ev[i];
@@ -108,6 +115,53 @@ static int v0_attestation(const struct buf *quote, const struct sim_events *ev,
 	if (buf_append(out, report_data, 64) < 0 || put_vec(out, config->p, config->len) < 0)
 		return -1;
 	return 0;
+}
+
+/* The --boot-events file as V0 TdxEvents (imr, event_type, digest, event,
+ * event_payload), appended to out; *n counts them. */
+static int boot_events(const char *path, struct buf *out, size_t *n, struct err *err)
+{
+	struct buf f = BUF_INIT, d = BUF_INIT, p = BUF_INIT;
+	json_error_t je;
+	json_t *arr = NULL, *e;
+	size_t i;
+	int rc = -1;
+	TRY_OUT(sim_read_file(path, &f, err));
+	if (!(arr = json_loadb((const char *)f.p, f.len, 0, &je)) || !json_is_array(arr)) {
+		err_set(err, "%s: not a JSON array (%s)", path, arr ? "" : je.text);
+		goto out;
+	}
+	json_array_foreach(arr, i, e)
+	{
+		json_t *imr = json_object_get(e, "imr"), *ty = json_object_get(e, "event_type");
+		const char *dg = json_string_value(json_object_get(e, "digest"));
+		const char *nm = json_string_value(json_object_get(e, "event"));
+		const char *pl = json_string_value(json_object_get(e, "event_payload"));
+		buf_reset(&d);
+		buf_reset(&p);
+		if (!json_is_integer(imr) || !json_is_integer(ty) || !dg || !nm || !pl ||
+		    hex_decode(dg, strlen(dg), &d) < 0 || hex_decode(pl, strlen(pl), &p) < 0) {
+			err_set(err, "%s: event %zu needs imr, event_type, digest (hex), event and "
+				     "event_payload (hex)",
+				path, i);
+			goto out;
+		}
+		if (put_u32le(out, (uint32_t)json_integer_value(imr)) < 0 ||
+		    put_u32le(out, (uint32_t)json_integer_value(ty)) < 0 ||
+		    put_vec(out, d.p, d.len) < 0 || put_vec(out, nm, strlen(nm)) < 0 ||
+		    put_vec(out, p.p, p.len) < 0) {
+			err_set(err, "out of memory");
+			goto out;
+		}
+	}
+	*n = json_array_size(arr);
+	rc = 0;
+out:
+	json_decref(arr);
+	buf_free(&f);
+	buf_free(&d);
+	buf_free(&p);
+	return rc;
 }
 
 /* An extension whose extnValue holds a DER OCTET STRING wrapping payload
@@ -167,7 +221,7 @@ static int load_scalar(const char *path, uint8_t key[32], struct err *err)
 
 struct ratls_opts {
 	const char *pki, *ca_cert, *ca_key, *out_cert, *out_key, *key, *bind_key, *config,
-	    *os_image_hash, *out_att, *out_quote, *events_out;
+	    *os_image_hash, *out_att, *out_quote, *events_out, *boot_events;
 	int legacy, have_now, self_signed;
 	int64_t now;
 };
@@ -191,7 +245,8 @@ static int run(const struct ratls_opts *o, struct sim_quote_spec *spec, struct e
 	struct sim_pki pki;
 	uint8_t key[32], ca_key[32], bind[32], point[P256_POINT_LEN], bind_point[P256_POINT_LEN];
 	struct buf quote = BUF_INIT, att = BUF_INIT, config = BUF_INIT, ca_pem = BUF_INIT,
-		   pem = BUF_INIT, log = BUF_INIT, key_pem = BUF_INIT;
+		   pem = BUF_INIT, log = BUF_INIT, key_pem = BUF_INIT, boot = BUF_INIT;
+	size_t n_boot = 0;
 	X509 *ca = NULL, *x = NULL;
 	int rc = -1;
 	memset(&pki, 0, sizeof pki);
@@ -219,7 +274,10 @@ static int run(const struct ratls_opts *o, struct sim_quote_spec *spec, struct e
 	if (o->os_image_hash &&
 	    buf_printf(&config, "{\"os_image_hash\":\"%s\"}", o->os_image_hash) < 0)
 		goto oom;
-	if (v0_attestation(&quote, &spec->events, spec->report_data, &config, &att) < 0)
+	if (o->boot_events)
+		TRY_OUT(boot_events(o->boot_events, &boot, &n_boot, err));
+	if (v0_attestation(&quote, &boot, n_boot, &spec->events, spec->report_data, &config,
+			   &att) < 0)
 		goto oom;
 
 	if (!o->self_signed) {
@@ -271,6 +329,7 @@ out:
 	buf_free(&pem);
 	buf_free(&log);
 	buf_free(&key_pem);
+	buf_free(&boot);
 	return rc;
 }
 
@@ -309,6 +368,7 @@ int sim_cmd_ratls_cert(int argc, char **argv)
 		    (r = sim_opt_val(&a, "--out-attestation", &o.out_att, &err)) != 0 ||
 		    (r = sim_opt_val(&a, "--out-quote", &o.out_quote, &err)) != 0 ||
 		    (r = sim_opt_val(&a, "--events-out", &o.events_out, &err)) != 0 ||
+		    (r = sim_opt_val(&a, "--boot-events", &o.boot_events, &err)) != 0 ||
 		    (r = sim_opt_flag(&a, "--legacy", &o.legacy)) != 0 ||
 		    (r = sim_opt_flag(&a, "--self-signed", &o.self_signed)) != 0 ||
 		    (r = sim_quote_opt(&a, &spec, &err)) != 0) {
@@ -338,6 +398,10 @@ int sim_cmd_ratls_cert(int argc, char **argv)
 	if (o.self_signed && (o.ca_cert || o.ca_key || o.legacy)) {
 		rc = sim_usage("ratls-cert",
 			       "--self-signed excludes --tmp-ca-cert, --tmp-ca-key and --legacy");
+		goto done;
+	}
+	if (o.boot_events && o.legacy) {
+		rc = sim_usage("ratls-cert", "--boot-events excludes --legacy");
 		goto done;
 	}
 	if (o.config && o.os_image_hash) {
