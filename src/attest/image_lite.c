@@ -62,8 +62,7 @@ static int replay(const uint8_t (*log)[MR], size_t n, uint8_t out[MR], struct er
 
 /* An EFI variable event: GUID (first three groups little-endian), name
  * length and data length as u64le, the name in UTF-16LE (ASCII names). */
-static int efi_variable(const uint8_t guid[16], const char *name, uint8_t out[MR],
-			struct err *err)
+static int efi_variable(const uint8_t guid[16], const char *name, uint8_t out[MR], struct err *err)
 {
 	uint8_t b[16 + 16 + 2 * 16];
 	size_t n = strlen(name), o = 0;
@@ -146,8 +145,9 @@ static int vm_config_parse(const char *text, size_t len, struct vm_config *c, st
 	 * is decoded), so vm_config's, when given, must be it too */
 	if ((v = json_object_get(c->root, "ovmf_variant")) && !json_is_null(v) &&
 	    !(json_is_string(v) && strcmp(json_string_value(v), "pre202505") == 0))
-		return err_set(err, "tdx measurement ovmf_variant mismatch: vm_config=%s, "
-				    "document=pre202505",
+		return err_set(err,
+			       "tdx measurement ovmf_variant mismatch: vm_config=%s, "
+			       "document=pre202505",
 			       json_is_string(v) ? json_string_value(v) : "(not a string)");
 	json_t *doc = json_object_get(c->root, "tdx_measurement");
 	if (doc && !json_is_null(doc)) {
@@ -191,8 +191,9 @@ static int b64_field(const char *s, size_t n, size_t max, const char *what, uint
 	if (base64_decode(s, n, *out, cap, out_len, BASE64_UNPADDED) < 0 || *out_len > max) {
 		free(*out);
 		*out = NULL;
-		return err_set(err, "Failed to decode VM config: tdx_measurement.%s is not base64 "
-				    "(or larger than %zu bytes)",
+		return err_set(err,
+			       "Failed to decode VM config: tdx_measurement.%s is not base64 "
+			       "(or larger than %zu bytes)",
 			       what, max);
 	}
 	return 0;
@@ -341,7 +342,8 @@ static int decode_map(struct reader *r, struct measurement *m, const struct key_
 			size_t tl;
 			TRY(cbor_text(r, &t, &tl, err));
 			if (!cbor_text_is(t, tl, "pre202505"))
-				return err_set(err, "unknown ovmf variant `%.*s`, expected pre202505",
+				return err_set(err,
+					       "unknown ovmf variant `%.*s`, expected pre202505",
 					       (int)(tl > 64 ? 64 : tl), t);
 		}
 		}
@@ -375,8 +377,7 @@ static int decode_tdvf(struct reader *r, struct measurement *m, struct err *err)
 	return decode_map(r, m, k, 3, err);
 }
 
-static int decode_measurement(const uint8_t *p, size_t len, struct measurement *m,
-			      struct err *err)
+static int decode_measurement(const uint8_t *p, size_t len, struct measurement *m, struct err *err)
 {
 	struct reader r;
 	memset(m, 0, sizeof *m);
@@ -395,8 +396,7 @@ static int decode_measurement(const uint8_t *p, size_t len, struct measurement *
 	return 0;
 }
 
-static int field48(const struct bytes_field *f, const char *name, uint8_t out[MR],
-		   struct err *err)
+static int field48(const struct bytes_field *f, const char *name, uint8_t out[MR], struct err *err)
 {
 	if (f->len != MR)
 		return err_set(err, "%s has invalid length %zu, expected 48", name, f->len);
@@ -406,8 +406,7 @@ static int field48(const struct bytes_field *f, const char *name, uint8_t out[MR
 
 /* ---- ACPI digests from the event log ---- */
 
-static int acpi_digests(const struct tdx_event *ev, size_t n, uint8_t out[3][MR],
-			struct err *err)
+static int acpi_digests(const struct tdx_event *ev, size_t n, uint8_t out[3][MR], struct err *err)
 {
 	size_t rtmr0 = 0, cand = 0, count[3] = {0};
 	const struct tdx_event *pick[3] = {NULL, NULL, NULL};
@@ -438,10 +437,11 @@ static int acpi_digests(const struct tdx_event *ev, size_t n, uint8_t out[3][MR]
 				       "event named %s; found %zu",
 				       ACPI_NAMES[k], count[k]);
 		if (pick[k]->digest_len != MR)
-			return err_set(err,
-				       "TDX RTMR0 ACPI DATA event %s has invalid digest length %zu, "
-				       "expected 48",
-				       ACPI_NAMES[k], pick[k]->digest_len);
+			return err_set(
+			    err,
+			    "TDX RTMR0 ACPI DATA event %s has invalid digest length %zu, "
+			    "expected 48",
+			    ACPI_NAMES[k], pick[k]->digest_len);
 		memcpy(out[k], pick[k]->digest, MR);
 	}
 	return 0;
@@ -521,10 +521,10 @@ static void resource_hob(uint8_t *hob, size_t *len, uint8_t type, uint64_t start
 {
 	uint8_t *h = hob + *len;
 	memset(h, 0, 48);
-	put_le(h, 0x0003, 2);	 /* EFI_HOB_TYPE_RESOURCE_DESCRIPTOR */
-	put_le(h + 2, 48, 2);	 /* HobLength */
-	h[24] = type;		 /* ResourceType (after 4 reserved + 16 owner) */
-	put_le(h + 28, 7, 4);	 /* ResourceAttribute */
+	put_le(h, 0x0003, 2);	  /* EFI_HOB_TYPE_RESOURCE_DESCRIPTOR */
+	put_le(h + 2, 48, 2);	  /* HobLength */
+	h[24] = type;		  /* ResourceType (after 4 reserved + 16 owner) */
+	put_le(h + 28, 7, 4);	  /* ResourceAttribute */
 	put_le(h + 32, start, 8); /* PhysicalStart */
 	put_le(h + 40, size, 8);  /* ResourceLength */
 	*len += 48;
@@ -624,9 +624,8 @@ static int predict(const struct vm_config *c, const struct measurement *m,
 {
 	static const uint8_t GLOBAL[16] = {0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11,
 					   0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c};
-	static const uint8_t IMAGE_SECURITY[16] = {0xcb, 0xb2, 0x19, 0xd7, 0x3a, 0x3d,
-						   0x96, 0x45, 0xa3, 0xbc, 0xda, 0xd0,
-						   0x0e, 0x67, 0x65, 0x6f};
+	static const uint8_t IMAGE_SECURITY[16] = {0xcb, 0xb2, 0x19, 0xd7, 0x3a, 0x3d, 0x96, 0x45,
+						   0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f};
 	static const char CFV[] = "344bc51c980ba621aaa00da3ed7436f7d6e549197dfe699515dfa2c6583d9"
 				  "5e6412af21c097d473155875ffd561d6790";
 	static const char BOOT0000[] = "23ada07f5261f12f34a0bd8e46760962d6b4d576a416f1fea1c64bc6"
@@ -635,11 +634,12 @@ static int predict(const struct vm_config *c, const struct measurement *m,
 	uint8_t log[13][MR];
 
 	if (c->memory_size != IMAGE_LITE_MEM_2G && c->memory_size < IMAGE_LITE_MEM_STABLE_MIN)
-		return err_set(err,
-			       "TDX lite attestation without image download requires memory_size "
-			       "== %llu bytes (%llu MiB) or >= %llu bytes (%llu MiB); got %llu bytes",
-			       IMAGE_LITE_MEM_2G, IMAGE_LITE_MEM_2G >> 20, IMAGE_LITE_MEM_STABLE_MIN,
-			       IMAGE_LITE_MEM_STABLE_MIN >> 20, (unsigned long long)c->memory_size);
+		return err_set(
+		    err,
+		    "TDX lite attestation without image download requires memory_size "
+		    "== %llu bytes (%llu MiB) or >= %llu bytes (%llu MiB); got %llu bytes",
+		    IMAGE_LITE_MEM_2G, IMAGE_LITE_MEM_2G >> 20, IMAGE_LITE_MEM_STABLE_MIN,
+		    IMAGE_LITE_MEM_STABLE_MIN >> 20, (unsigned long long)c->memory_size);
 	TRY(field48(c->two_pass ? &m->two_pass : &m->single_pass, "tdx.measurement.tdvf.mrtd",
 		    out->mrtd, err));
 
@@ -714,8 +714,7 @@ out:
 	return rc;
 }
 
-static int compare(const char *name, const uint8_t want[MR], const uint8_t got[MR],
-		   struct err *err)
+static int compare(const char *name, const uint8_t want[MR], const uint8_t got[MR], struct err *err)
 {
 	char a[2 * MR + 1], b[2 * MR + 1];
 	if (memcmp(want, got, MR) == 0)

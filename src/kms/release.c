@@ -73,8 +73,7 @@ static int image_verify(struct kms *k, const struct attestation *att,
 			       "does not carry; boot it with tdx_attestation_variant = lite, or "
 			       "set [core.image] verify = false to accept os_image_hash as an "
 			       "unverified claim");
-	return image_lite_verify(vc, vc_len, &dcap->report, att->event_log, att->n_event_log,
-				 err);
+	return image_lite_verify(vc, vc_len, &dcap->report, att->event_log, att->n_event_log, err);
 }
 
 int release_app_auth(struct kms *k, struct release *r, const struct attestation *att,

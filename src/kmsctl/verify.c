@@ -616,11 +616,9 @@ static void check_config(struct verify *v)
 		note("image", "[core.image] verify = false: os_image_hash is the host's unverified "
 			      "claim, forwarded to the policy as is");
 	else
-		warn(v, "image",
-		     "set [core.image] verify = false to accept os_image_hash as the "
-		     "host's claim",
-		     "[core.image] verify = true: this KMS cannot verify OS images yet, so every "
-		     "key release is refused");
+		note("image", "[core.image] verify = true: TDX lite images are verified against "
+			      "the caller's quote; legacy-variant images are refused (the KMS "
+			      "carries no QEMU/firmware model)");
 	if (v->cfg.auth_type == AUTH_KIND_DEV)
 		warn(v, "auth_api",
 		     "set [core.auth_api] type = \"webhook\" with url = "

@@ -5,9 +5,9 @@
 
 #include <string.h>
 
-static const char *const MAJOR_NAME[8] = {"unsigned integer", "negative integer", "byte string",
-					  "text string",      "array",		  "map",
-					  "tag",	      "simple value"};
+static const char *const MAJOR_NAME[8] = {
+    "unsigned integer", "negative integer", "byte string", "text string", "array", "map", "tag",
+    "simple value"};
 
 int cbor_head(struct reader *r, int *major, uint64_t *arg, struct err *err)
 {
@@ -85,8 +85,8 @@ static int expect(struct reader *r, int want, uint64_t *arg, struct err *err)
 	TRY(cbor_head(r, &major, arg, err));
 	if (major != want) {
 		r->off = at;
-		return err_set(err, "CBOR byte %zu: expected a %s, found a %s", at, MAJOR_NAME[want],
-			       MAJOR_NAME[major]);
+		return err_set(err, "CBOR byte %zu: expected a %s, found a %s", at,
+			       MAJOR_NAME[want], MAJOR_NAME[major]);
 	}
 	return 0;
 }

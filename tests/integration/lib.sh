@@ -50,3 +50,45 @@ wait_http() {
 json() { $PY -c "import json,sys; j=json.load(sys.stdin); v=$1; print(json.dumps(v) if not isinstance(v,str) else v)"; }
 
 finish() { exit $(( FAILS > 0 ? 1 : 0 )); }
+
+# sim_kms_config FILE PORT WEBHOOK-URL AUDIT-FILE PCCS-PORT [IMAGE-VERIFY] —
+# a host-mode kms.toml for simulated-TEE callers: keys in $TMP/certs, the
+# simtee PCCS and root as the trust anchor, the webhook policy, the release
+# log, [core.image] verify (default false)
+sim_kms_config() {
+  cat >"$1" <<TOML
+[default]
+workers = 2
+max_blocking = 8
+[rpc]
+address = "127.0.0.1"
+port = $2
+[rpc.tls]
+key = "$TMP/certs/rpc.key"
+certs = "$TMP/certs/rpc.crt"
+[rpc.tls.mutual]
+ca_certs = "$TMP/certs/tmp-ca.crt"
+[core]
+cert_dir = "$TMP/certs"
+attest_rpc_cert = false
+enforce_self_authorization = false
+[core.audit]
+file = "$4"
+[core.image]
+verify = ${6:-false}
+[core.attestation]
+insecure_allow_external_trust_anchors = true
+collateral_cache_dir = "$TMP/collateral"
+[core.attestation.urls]
+pccs = "http://127.0.0.1:$5/sgx/certification/v4"
+[core.attestation.root_ca]
+tdx = "$TMP/root.der"
+[core.auth_api]
+type = "webhook"
+[core.auth_api.webhook]
+url = "$3"
+timeout = "2s"
+[core.onboard]
+auto_bootstrap_domain = "localhost"
+TOML
+}

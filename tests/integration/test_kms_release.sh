@@ -37,44 +37,7 @@ WEBHOOK_BODIES="$TMP/bodies.log" WEBHOOK_DENY_APPS="$DENIED" \
   start_bg "$TMP/wh.log" $PY tests/tools/fake_webhook.py "$WPORT"
 wait_http "http://127.0.0.1:$WPORT/" 100
 
-# write_config FILE PORT WEBHOOK-URL AUDIT-FILE
-write_config() {
-  cat >"$1" <<TOML
-[default]
-workers = 2
-max_blocking = 8
-[rpc]
-address = "127.0.0.1"
-port = $2
-[rpc.tls]
-key = "$TMP/certs/rpc.key"
-certs = "$TMP/certs/rpc.crt"
-[rpc.tls.mutual]
-ca_certs = "$TMP/certs/tmp-ca.crt"
-[core]
-cert_dir = "$TMP/certs"
-attest_rpc_cert = false
-enforce_self_authorization = false
-[core.audit]
-file = "$4"
-[core.image]
-verify = false
-[core.attestation]
-insecure_allow_external_trust_anchors = true
-collateral_cache_dir = "$TMP/collateral"
-[core.attestation.urls]
-pccs = "http://127.0.0.1:$PCCS_PORT/sgx/certification/v4"
-[core.attestation.root_ca]
-tdx = "$TMP/root.der"
-[core.auth_api]
-type = "webhook"
-[core.auth_api.webhook]
-url = "$3"
-timeout = "2s"
-[core.onboard]
-auto_bootstrap_domain = "localhost"
-TOML
-}
+write_config() { sim_kms_config "$1" "$2" "$3" "$4" "$PCCS_PORT"; }
 kms_up() { # kms_up NAME CONFIG PORT
   start_bg "$TMP/$1.log" "$BUILD/dstack-kms" --config "$2"
   KMS_PID=$BG_PID

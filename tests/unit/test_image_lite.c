@@ -137,8 +137,9 @@ TEST(test_image_lite_checksum_file_of_another_image)
 	cf[0] ^= 1; /* another image's checksum file: os_image_hash no longer matches */
 	b64_set(doc(&c), "checksum_file", cf, n);
 	CHECK_FAILS(run(&c, &e));
-	CHECK_CONTAINS(err_msg(&e), "tdx lite measurement material does not match os_image_hash: "
-				    "os_image_hash mismatch: expected sha256(sha256sum.txt)=e6f5cfec");
+	CHECK_CONTAINS(err_msg(&e),
+		       "tdx lite measurement material does not match os_image_hash: "
+		       "os_image_hash mismatch: expected sha256(sha256sum.txt)=e6f5cfec");
 	drop(&c);
 }
 
@@ -146,8 +147,9 @@ TEST(test_image_lite_os_image_hash_claim_of_another_image)
 {
 	WITH_CASE(c);
 	struct err e = {0};
-	json_object_set_new(c.vm, "os_image_hash",
-			    json_string("00f5cfec20c02e7b97baa213d0f718020b55e040172d90ccbcb946d56c8b09db"));
+	json_object_set_new(
+	    c.vm, "os_image_hash",
+	    json_string("00f5cfec20c02e7b97baa213d0f718020b55e040172d90ccbcb946d56c8b09db"));
 	CHECK_FAILS(run(&c, &e));
 	CHECK_CONTAINS(err_msg(&e), "os_image_hash mismatch");
 	drop(&c);
@@ -243,13 +245,15 @@ TEST(test_image_lite_acpi_events_by_name)
 	/* a renamed event leaves acpi-loader missing */
 	json_object_set_new(loader, "event", json_string("acpi-rsdp"));
 	CHECK_FAILS(run(&c, &e));
-	CHECK_CONTAINS(err_msg(&e), "TDX lite attestation is missing named RTMR0 ACPI DATA digests: "
-				    "TDX lite attestation requires exactly one RTMR0 ACPI DATA event "
-				    "named acpi-loader; found 0");
+	CHECK_CONTAINS(err_msg(&e),
+		       "TDX lite attestation is missing named RTMR0 ACPI DATA digests: "
+		       "TDX lite attestation requires exactly one RTMR0 ACPI DATA event "
+		       "named acpi-loader; found 0");
 	/* another payload: no longer a candidate */
 	json_object_set_new(loader, "event_payload", json_string("00"));
 	CHECK_FAILS(run(&c, &e));
-	CHECK_CONTAINS(err_msg(&e), "requires exactly 3 RTMR0 ACPI DATA events; found 2 candidates");
+	CHECK_CONTAINS(err_msg(&e),
+		       "requires exactly 3 RTMR0 ACPI DATA events; found 2 candidates");
 	free(d);
 	drop(&c);
 }

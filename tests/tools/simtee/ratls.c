@@ -141,8 +141,9 @@ static int boot_events(const char *path, struct buf *out, size_t *n, struct err 
 		buf_reset(&p);
 		if (!json_is_integer(imr) || !json_is_integer(ty) || !dg || !nm || !pl ||
 		    hex_decode(dg, strlen(dg), &d) < 0 || hex_decode(pl, strlen(pl), &p) < 0) {
-			err_set(err, "%s: event %zu needs imr, event_type, digest (hex), event and "
-				     "event_payload (hex)",
+			err_set(err,
+				"%s: event %zu needs imr, event_type, digest (hex), event and "
+				"event_payload (hex)",
 				path, i);
 			goto out;
 		}
@@ -276,8 +277,8 @@ static int run(const struct ratls_opts *o, struct sim_quote_spec *spec, struct e
 		goto oom;
 	if (o->boot_events)
 		TRY_OUT(boot_events(o->boot_events, &boot, &n_boot, err));
-	if (v0_attestation(&quote, &boot, n_boot, &spec->events, spec->report_data, &config,
-			   &att) < 0)
+	if (v0_attestation(&quote, &boot, n_boot, &spec->events, spec->report_data, &config, &att) <
+	    0)
 		goto oom;
 
 	if (!o->self_signed) {
