@@ -1,12 +1,16 @@
 /*
  * http_server.c — HTTP/1.1 (+TLS, optional client certs) server on libevent.
  *
- * Each worker thread owns an event_base, an evhttp and a listener bound with
- * SO_REUSEPORT to the shared address, so the kernel spreads connections over
- * the workers. TLS uses one shared SSL_CTX; a presented client certificate
- * must chain to the configured CA or the handshake fails (kms-protocol §19).
- * Response bodies are handed to libevent by reference and wiped after sending
- * when marked secret. A deferred reply (http_defer) keeps its own copy of the
+ * One listening socket is bound per server, without SO_REUSEPORT, so a
+ * second process cannot bind the same port and split clients between two
+ * key sets; each worker thread owns an event_base, an evhttp and a listener
+ * on its own dup of that socket. When accept() fails for lack of file
+ * descriptors or memory, the worker pauses its listener for ACCEPT_PAUSE_MS
+ * instead of spinning on the still-readable socket (one warning per 10 s).
+ * TLS uses one shared SSL_CTX; a presented client certificate must chain to
+ * the configured CA or the handshake fails (kms-protocol §19). Response
+ * bodies are handed to libevent by reference and wiped after sending when
+ * marked secret. A deferred reply (http_defer) keeps its own copy of the
  * request; its completion is posted back to the loop that owns the
  * connection, and a per-request timer answers if the work overruns its
  * deadline. Never logs request bodies.
@@ -33,6 +37,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 struct worker {
 	pthread_mutex_t mu; /* guards dead against late completions */
@@ -48,6 +55,7 @@ struct worker {
 	struct event *stop_ev;
 	struct event *tick_ev;
 	struct evhttp_bound_socket *bound;
+	struct event *resume_ev; /* re-enables a paused listener */
 	struct http_server *srv;
 };
 
@@ -62,6 +70,7 @@ struct http_server {
 	long drain_max_ms;
 	int strict_path;
 	long long drain_until_ms;
+	int listen_fd;
 	char name[32];
 };
 
@@ -608,15 +617,95 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	w->srv->on_tick(w->srv->ud, w->index);
 }
 
+#define ACCEPT_PAUSE_MS 100
+
+/* the worker whose loop runs on this thread (set by worker_main) */
+static __thread struct worker *t_worker;
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct worker *w = arg;
+	if (w->bound && !w->stopping)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(w->bound));
+}
+
+/* accept() failed. Out of descriptors or memory, the socket stays readable:
+ * pause this listener for a moment (connections wait in the backlog)
+ * instead of looping on it. Other errors (a connection reset before it
+ * was accepted) need nothing. */
+static void on_accept_error(struct evconnlistener *l, void *ptr)
+{
+	(void)ptr;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct worker *w = t_worker;
+	if (!w || (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM))
+		return;
+	evconnlistener_disable(l);
+	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+	event_add(w->resume_ev, &tv);
+	static _Atomic long long last_ms;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (ms - last_ms >= 10000) { /* one line per 10 s, however long it lasts */
+		last_ms = ms;
+		log_warn("%s server: cannot accept connections: %s; accepting paused %d ms at a "
+			 "time until descriptors are free (raise LimitNOFILE= or lower the "
+			 "connection caps)",
+			 w->srv->name, evutil_socket_error_to_string(e), ACCEPT_PAUSE_MS);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	t_worker = w;
 	event_base_dispatch(w->base);
 	return NULL;
 }
 
+/* The server's one listening socket: SO_REUSEADDR (restarts over TIME_WAIT)
+ * but not SO_REUSEPORT, so a port already served fails here. */
+static int listen_socket(const struct http_server_opts *o, int port, const char *name,
+			 struct err *err)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	socklen_t slen;
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, o->address, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		slen = sizeof *v4;
+	} else if (inet_pton(AF_INET6, o->address, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		slen = sizeof *v6;
+	} else {
+		return err_set(err, "%s server: address \"%s\" is not an IP address", name,
+			       o->address);
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0)
+		return err_set(err, "%s server: cannot create a socket: %s", name, strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, slen) != 0 || listen(fd, 1024) != 0) {
+		int e = errno;
+		close(fd);
+		return err_set(err, "%s server: cannot listen on %s:%d: %s%s", name, o->address,
+			       port, strerror(e),
+			       e == EADDRINUSE ? " (another process serves this port)" : "");
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return fd;
+}
+
 static int bind_worker(struct http_server *s, struct worker *w, const struct http_server_opts *o,
-		       int port, struct err *err)
+		       struct err *err)
 {
 	w->srv = s;
 	w->base = event_base_new();
@@ -640,45 +729,23 @@ static int bind_worker(struct http_server *s, struct worker *w, const struct htt
 			return err_set(err, "%s server: cannot start the tick timer", s->name);
 	}
 
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof ss);
-	socklen_t slen;
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, o->address, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)port);
-		slen = sizeof *v4;
-	} else if (inet_pton(AF_INET6, o->address, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)port);
-		slen = sizeof *v6;
-	} else {
-		return err_set(err, "%s server: address \"%s\" is not an IP address", s->name,
-			       o->address);
+	w->resume_ev = event_new(w->base, -1, 0, on_resume, w);
+	int fd = w->resume_ev ? fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (fd < 0)
+		return err_set(err, "%s server: cannot share the listening socket: %s", s->name,
+			       strerror(errno));
+	/* backlog 0: the socket already listens */
+	struct evconnlistener *l = evconnlistener_new(
+	    w->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (!l) {
+		close(fd);
+		return err_set(err, "%s server: cannot create a listener", s->name);
 	}
-	struct evconnlistener *l =
-	    evconnlistener_new_bind(w->base, NULL, NULL,
-				    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
-					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-				    1024, (struct sockaddr *)&ss, (int)slen);
-	if (!l)
-		return err_set(err, "%s server: cannot listen on %s:%d: %s", s->name, o->address,
-			       port, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	int one = 1;
-	setsockopt(evconnlistener_get_fd(l), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (!(w->bound = evhttp_bind_listener(w->http, l))) {
 		evconnlistener_free(l);
 		return err_set(err, "%s server: cannot bind listener", s->name);
 	}
-	if (port == 0) {
-		struct sockaddr_storage got;
-		socklen_t gl = sizeof got;
-		if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&got, &gl) == 0)
-			s->port = ntohs(got.ss_family == AF_INET6
-					    ? ((struct sockaddr_in6 *)&got)->sin6_port
-					    : ((struct sockaddr_in *)&got)->sin_port);
-	}
+	evconnlistener_set_error_cb(l, on_accept_error);
 	return 0;
 }
 
@@ -698,6 +765,7 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct e
 	s->strict_path = o->strict_path;
 	s->n = o->workers > 0 ? o->workers : 1;
 	s->port = o->port;
+	s->listen_fd = -1;
 	s->w = calloc((size_t)s->n, sizeof *s->w);
 	if (!s->w) {
 		free(s);
@@ -708,9 +776,19 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct e
 		err_wrap(err, "%s server", s->name);
 		goto fail;
 	}
+	if ((s->listen_fd = listen_socket(o, s->port, s->name, err)) < 0)
+		goto fail;
+	if (s->port == 0) {
+		struct sockaddr_storage got;
+		socklen_t gl = sizeof got;
+		if (getsockname(s->listen_fd, (struct sockaddr *)&got, &gl) == 0)
+			s->port = ntohs(got.ss_family == AF_INET6
+					    ? ((struct sockaddr_in6 *)&got)->sin6_port
+					    : ((struct sockaddr_in *)&got)->sin_port);
+	}
 	for (int i = 0; i < s->n; i++) {
 		s->w[i].index = i;
-		if (bind_worker(s, &s->w[i], o, s->port, err) < 0)
+		if (bind_worker(s, &s->w[i], o, err) < 0)
 			goto fail;
 	}
 	for (int i = 0; i < s->n; i++) {
@@ -758,9 +836,13 @@ void http_server_stop(struct http_server *s)
 			event_free(w->drain_ev);
 		if (w->tick_ev)
 			event_free(w->tick_ev);
+		if (w->resume_ev)
+			event_free(w->resume_ev);
 		if (w->base)
 			event_base_free(w->base);
 	}
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
 	if (s->ctx) {
 		if (g_accept_idx >= 0)
 			free_oids(SSL_CTX_get_ex_data(s->ctx, g_accept_idx));

@@ -2,13 +2,14 @@
  * http_server.h — the one HTTP/1.1 server of the project (libevent evhttp),
  * optionally over TLS with optional client certificates.
  *
- * One event loop per worker thread, all bound to the same address with
- * SO_REUSEPORT; handlers run on the worker that accepted the connection and
- * never see libevent types. A handler must never block: work that waits
- * (network, fsync) is deferred with http_defer and finished from another
- * thread (the blocking pool), with a deadline after which the loop answers
- * on its own. Body size is enforced by the caller (the library's own limit is
- * only a higher backstop).
+ * One event loop per worker thread, all sharing one listening socket (no
+ * SO_REUSEPORT: a port already served fails to bind); handlers run on the
+ * worker that accepted the connection and never see libevent types. A
+ * handler must never block: work that waits (network, fsync) is deferred
+ * with http_defer and finished from another thread (the blocking pool),
+ * with a deadline after which the loop answers on its own. Body size is
+ * enforced by the caller (the library's own limit is only a higher
+ * backstop).
  */
 #ifndef NET_HTTP_SERVER_H
 #define NET_HTTP_SERVER_H
