@@ -10,10 +10,12 @@
 #include "kms/keys.h"
 #include "kms/metrics.h"
 #include "kms/peer_attest.h"
+#include "kms/self_attest.h"
 #include "prpc/prpc.h"
 #include "net/http_server.h"
 
 struct audit_log;
+struct guest_agent;
 
 struct kms {
 	struct kms_config cfg;
@@ -21,10 +23,12 @@ struct kms {
 	struct auth *auth;
 	struct metrics metrics;
 	struct prpc_service service;
-	struct peer_attest peer; /* verifier + collateral for callers' RA-TLS certificates */
-	char version[128];	 /* X-App-Version value */
-	struct workpool *pool;	 /* blocking work: webhook, collateral waits, release log */
-	struct audit_log *audit; /* the release log ([core.audit] file) */
+	struct peer_attest peer;   /* verifier + collateral for callers' RA-TLS certificates */
+	char version[128];	   /* X-App-Version value */
+	struct workpool *pool;	   /* blocking work: webhook, collateral waits, release log */
+	struct audit_log *audit;   /* the release log ([core.audit] file) */
+	struct guest_agent *agent; /* the local guest agent, or NULL in host mode */
+	struct self_attest self;   /* the KMS's own BootInfo (SelfAuth) */
 };
 
 /* Fill k->service with the KMS service table (kms-protocol §4). */

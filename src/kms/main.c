@@ -7,10 +7,12 @@
 #include "audit/audit.h"
 #include "crypto/cert.h"
 #include "kms/bootstrap.h"
+#include "kms/guest_agent.h"
 #include "kms/kms.h"
 #include "net/http_client.h"
 #include "net/service.h"
 #include "util/fs.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/secret.h"
 #include "util/workpool.h"
@@ -70,17 +72,6 @@ static void warn_host_mode(const struct kms_config *c)
 	}
 }
 
-static int no_guest_agent(void *ud, const uint8_t report_data[64], struct buf *out, struct err *err)
-{
-	(void)ud;
-	(void)report_data;
-	(void)out;
-	return err_set(err,
-		       "attest_rpc_cert = true needs the dstack guest agent of a TDX VM to "
-		       "attest rpc.crt, and this build cannot reach one yet; on a host without "
-		       "a TEE set [core] attest_rpc_cert = false");
-}
-
 static int ensure_keys(const struct kms_config *c, const struct bootstrap_attester *att,
 		       struct err *err)
 {
@@ -123,6 +114,29 @@ static int ensure_keys(const struct kms_config *c, const struct bootstrap_attest
 		return err_wrap(err, "auto-bootstrap failed");
 	log_info("auto-bootstrap complete: root keys generated in %s", c->cert_dir);
 	return 0;
+}
+
+/* Compute the KMS's own BootInfo once at start (SelfAuth caches it) and say
+ * what the KMS is; a failure here is retried by the first SelfAuth. */
+static void log_self(struct kms *k)
+{
+	const struct boot_info *bi;
+	struct err e;
+	err_clear(&e);
+	if (self_attest_cached(k, &bi, &e) < 0) {
+		log_warn("own attestation not available yet (SelfAuth retries on every call): %s",
+			 e.msg);
+		return;
+	}
+	char app[41] = "", mr[65] = "", img[65] = "";
+	if (bi->app_id.len <= 20)
+		hex_encode(bi->app_id.b, bi->app_id.len, app);
+	if (bi->mr_aggregated.len <= 32)
+		hex_encode(bi->mr_aggregated.b, bi->mr_aggregated.len, mr);
+	if (bi->os_image_hash.len <= 32)
+		hex_encode(bi->os_image_hash.b, bi->os_image_hash.len, img);
+	log_info("own attestation: %s app_id=%s mr_aggregated=%s os_image_hash=%s tcb_status=%s",
+		 bi->tee_variant, app, mr, img[0] ? img : "-", bi->tcb_status);
 }
 
 static struct service_liveness *liveness;
@@ -214,17 +228,52 @@ int main(int argc, char **argv)
 		 config_path);
 	if (!k.cfg.attest_rpc_cert)
 		log_warn("attest_rpc_cert = false; the KMS RPC certificate carries no attestation");
-	if (k.cfg.enforce_self_authorization) {
-		err_set(&err, "enforce_self_authorization = true needs the KMS's own TDX "
-			      "attestation (guest agent), which this build cannot obtain yet; on a "
-			      "host without a TEE set [core] enforce_self_authorization = false");
-		goto fail;
-	}
 	warn_host_mode(&k.cfg);
+	self_attest_init(&k.self);
 	if (http_client_global_init(&err) < 0)
 		goto fail;
+	if (k.cfg.attest_rpc_cert || k.cfg.enforce_self_authorization) {
+		if (!(k.agent = guest_agent_new(&err))) {
+			err_wrap(&err, "guest agent");
+			goto fail;
+		}
+		log_info("guest agent: %s", guest_agent_address(k.agent));
+		/* a KMS that is to attest or check itself and cannot reach its
+		 * agent stops here, with the way out for a host without a TEE */
+		struct buf vc = BUF_INIT;
+		int ok = guest_agent_info(k.agent, &vc, &err);
+		buf_free(&vc);
+		if (ok < 0) {
+			err_wrap(&err,
+				 "%s needs the dstack guest agent of the KMS's TDX VM (set "
+				 "DSTACK_AGENT_ADDRESS to reach it); on a host without a TEE set "
+				 "[core] attest_rpc_cert = false and enforce_self_authorization = "
+				 "false",
+				 k.cfg.attest_rpc_cert ? "attest_rpc_cert = true"
+						       : "enforce_self_authorization = true");
+			goto fail;
+		}
+	}
+	/* what Bootstrap and Onboard need comes first: the policy, the verifier
+	 * of attestations, the release log and the blocking pool */
+	if (make_auth(&k, &err) < 0)
+		goto fail;
+	if (kms_attestation_init(&k, &err) < 0)
+		goto fail;
+	/* a release log that cannot be appended to stops start-up: no key is
+	 * ever released without its record */
+	if (!(k.audit = audit_open(k.cfg.audit_file, &err))) {
+		err_wrap(&err, "[core.audit] file");
+		goto fail;
+	}
+	log_info("release log: %s", k.cfg.audit_file);
+	size_t nblock = k.cfg.max_blocking > 0 ? (size_t)k.cfg.max_blocking : 64;
+	if (!(k.pool = workpool_new(nblock, nblock, 30000, &err)))
+		goto fail;
+	if (k.cfg.enforce_self_authorization)
+		log_self(&k);
 
-	struct bootstrap_attester guest = {no_guest_agent, NULL};
+	struct bootstrap_attester guest = {guest_agent_attest_cb, k.agent};
 	const struct bootstrap_attester *att = k.cfg.attest_rpc_cert ? &guest : NULL;
 	if (ensure_keys(&k.cfg, att, &err) < 0)
 		goto fail;
@@ -242,20 +291,6 @@ int main(int argc, char **argv)
 		err_wrap(&err, "loading keys");
 		goto fail;
 	}
-	if (make_auth(&k, &err) < 0)
-		goto fail;
-	if (kms_attestation_init(&k, &err) < 0)
-		goto fail;
-	/* a release log that cannot be appended to stops start-up: no key is
-	 * ever released without its record */
-	if (!(k.audit = audit_open(k.cfg.audit_file, &err))) {
-		err_wrap(&err, "[core.audit] file");
-		goto fail;
-	}
-	log_info("release log: %s", k.cfg.audit_file);
-	size_t nblock = k.cfg.max_blocking > 0 ? (size_t)k.cfg.max_blocking : 64;
-	if (!(k.pool = workpool_new(nblock, nblock, 30000, &err)))
-		goto fail;
 	rpc_kms_init(&k);
 	snprintf(k.version, sizeof k.version, "v%s (git:%s)", KMS_VERSION, KMS_GIT_REV);
 
@@ -328,5 +363,7 @@ done:
 	if (k.auth)
 		auth_free(k.auth);
 	keys_free(&k.keys);
+	self_attest_free(&k.self);
+	guest_agent_free(k.agent);
 	return rc;
 }

@@ -107,3 +107,14 @@ int peer_attest_verify_bound(const struct peer_attest *pa, const uint8_t *spki, 
 	}
 	return 0;
 }
+
+int peer_attest_verify_unbound(const struct peer_attest *pa, int64_t now, struct verified_peer *out,
+			       int *busy, struct err *err)
+{
+	*busy = 0;
+	if (verify_tdx(pa, now, out, busy, err) < 0) {
+		verified_peer_free(out);
+		return -1;
+	}
+	return 0;
+}

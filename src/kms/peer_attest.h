@@ -51,4 +51,10 @@ void verified_peer_free(struct verified_peer *p);
 int peer_attest_verify_bound(const struct peer_attest *pa, const uint8_t *spki, size_t spki_len,
 			     int64_t now, struct verified_peer *out, int *busy, struct err *err);
 
+/* The KMS's own attestation (SelfAuth, §4): out->att (already decoded) must
+ * pass DCAP and the local checks; no key binding. As peer_attest_verify_bound
+ * otherwise. */
+int peer_attest_verify_unbound(const struct peer_attest *pa, int64_t now, struct verified_peer *out,
+			       int *busy, struct err *err);
+
 #endif

@@ -39,10 +39,28 @@ void release_end(struct release *r)
 
 int release_self_auth(struct kms *k, struct err *err)
 {
-	/* enforce_self_authorization = true is refused at start-up until the KMS
-	 * can attest itself, so reaching a handler means it is off. */
-	if (k->cfg.enforce_self_authorization)
-		return err_set(err, "KMS self authorization failed: not available in this build");
+	if (!k->cfg.enforce_self_authorization)
+		return 0;
+	const struct boot_info *bi;
+	if (self_attest_cached(k, &bi, err) < 0)
+		return err_wrap(err, "KMS self authorization failed: Failed to load cached self "
+				     "boot info");
+	struct auth_decision d;
+	if (auth_check(k->auth, bi, 1, &d, err) < 0)
+		return err_wrap(
+		    err, "KMS self authorization failed: Failed to call self KMS auth check");
+	if (!d.allowed)
+		return err_set(err, "KMS self authorization failed: KMS is not allowed: %s",
+			       d.reason);
+	return 0;
+}
+
+int release_gate_variant(struct kms *k, const char *v, struct err *err)
+{
+	if (!strcmp(v, "dstack-amd-sev-snp") && !k->cfg.sev_snp_key_release)
+		return err_set(err, "amd sev-snp key release is not enabled");
+	if (!strcmp(v, "dstack-aws-nitro-tpm") && !k->cfg.aws_nitro_tpm_key_release)
+		return err_set(err, "aws nitro-tpm key release is not enabled");
 	return 0;
 }
 
@@ -98,14 +116,9 @@ int release_app_auth(struct kms *k, struct release *r, const struct attestation 
 
 int release_gate(struct kms *k, struct release *r, struct err *err)
 {
-	const char *v = r->bi.tee_variant;
-	if (!strcmp(v, "dstack-amd-sev-snp") && !k->cfg.sev_snp_key_release) {
+	if (release_gate_variant(k, r->bi.tee_variant, err) < 0) {
 		r->denied = 1;
-		return err_set(err, "amd sev-snp key release is not enabled");
-	}
-	if (!strcmp(v, "dstack-aws-nitro-tpm") && !k->cfg.aws_nitro_tpm_key_release) {
-		r->denied = 1;
-		return err_set(err, "aws nitro-tpm key release is not enabled");
+		return -1;
 	}
 	return 0;
 }

@@ -39,7 +39,9 @@ struct release {
 void release_begin(struct release *r, const char *method, X509 *caller_cert);
 void release_end(struct release *r);
 
-/* SelfAuth (§4). With enforce_self_authorization = false: nothing. */
+/* SelfAuth (§4): the KMS's cached own BootInfo, then /bootAuth/kms on every
+ * call ("KMS self authorization failed: …"). With
+ * enforce_self_authorization = false: nothing. */
 int release_self_auth(struct kms *k, struct err *err);
 
 /*
@@ -54,6 +56,8 @@ int release_app_auth(struct kms *k, struct release *r, const struct attestation 
 
 /* ReleaseGate (§4): per-variant switches for SEV-SNP and NitroTPM. */
 int release_gate(struct kms *k, struct release *r, struct err *err);
+/* The same gate for a bare tee_variant (GetTempCaCert on the KMS's own). */
+int release_gate_variant(struct kms *k, const char *tee_variant, struct err *err);
 
 /*
  * Appends the decision to the release log (allowed when rc == 0; denied or

@@ -394,6 +394,12 @@ static int get_temp_ca_cert(void *svc, struct prpc_call *call, const ProtobufCMe
 	(void)req;
 	struct kms *k = svc;
 	TRY(release_self_auth(k, err));
+	/* §4.5: the release gate on the KMS's own BootInfo (cached by SelfAuth) */
+	const struct boot_info *self;
+	if (k->cfg.enforce_self_authorization) {
+		TRY(self_attest_cached(k, &self, err));
+		TRY(release_gate_variant(k, self->tee_variant, err));
+	}
 	Kms__GetTempCaCertResponse *r = prpc_alloc(call, sizeof *r);
 	if (!r)
 		return err_set(err, "out of memory");

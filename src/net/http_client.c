@@ -391,6 +391,7 @@ static int configure(struct http_client *c, const struct http_request *req, stru
 	SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
 	SETOPT(CURLOPT_NOSIGNAL, 1L);
 	SETOPT(CURLOPT_URL, req->url);
+	SETOPT(CURLOPT_UNIX_SOCKET_PATH, req->unix_socket); /* NULL: TCP */
 	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
 	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	SETOPT(CURLOPT_FOLLOWLOCATION, c->follow_redirects ? 1L : 0L);
@@ -573,7 +574,10 @@ int http_client_do(struct http_client *c, const struct http_request *req,
 	if (!c || !req || !req->url)
 		return fail(resp, HTTP_FAIL_INVALID, err, "http request: missing client or URL");
 	char origin[256];
-	log_url_origin(req->url, origin, sizeof origin);
+	if (req->unix_socket) /* errors name the socket, which is what was dialled */
+		snprintf(origin, sizeof origin, "unix:%s", req->unix_socket);
+	else
+		log_url_origin(req->url, origin, sizeof origin);
 	const char *method = req->method ? req->method : "GET";
 	if (!method_is_valid(method))
 		return fail(resp, HTTP_FAIL_INVALID, err, "%s: invalid HTTP method", origin);

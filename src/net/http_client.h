@@ -61,6 +61,9 @@ struct http_header {
 struct http_request {
 	const char *method; /* "GET", "POST", "PUT", "DELETE", "HEAD"; NULL = GET */
 	const char *url;    /* http:// or https:// only */
+	/* Connect to this Unix socket path instead of the URL's host (the URL
+	 * still names the scheme and path, e.g. http://localhost/Attest). */
+	const char *unix_socket;
 	const struct http_header *headers;
 	size_t n_headers;
 	const void *body; /* sent when body_len > 0 or method is POST/PUT */

@@ -132,5 +132,8 @@ out=$("$BUILD/dstack-kms" --config "$TMP/absent.toml" 2>&1); rc=$?
 expect_contains missing_config_message "$out" "cannot read config"
 printf '[core]\nenforce_self_authorization = true\nattest_rpc_cert = false\n' >"$TMP/selfauth.toml"
 out=$("$BUILD/dstack-kms" --config "$TMP/selfauth.toml" 2>&1); rc=$?
-expect_contains self_authorization_refused_with_reason "$out" "enforce_self_authorization = true needs"
+expect_contains self_authorization_needs_the_agent "$out" "enforce_self_authorization = true needs the dstack guest agent"
+expect_contains self_authorization_names_the_agent "$out" "guest agent unix:/var/run/dstack"
+out=$(DSTACK_AGENT_ADDRESS=tcp:1.2.3.4 "$BUILD/dstack-kms" --config "$TMP/selfauth.toml" 2>&1)
+expect_contains agent_address_checked "$out" 'DSTACK_AGENT_ADDRESS "tcp:1.2.3.4" is neither unix:/path nor http://host:port'
 finish

@@ -23,6 +23,7 @@ static const struct command COMMANDS[] = {
     {"ratls-cert", "write an RA-TLS client certificate issued by a KMS temp CA",
      sim_cmd_ratls_cert},
     {"serve", "run a mock PCCS on 127.0.0.1", sim_cmd_serve},
+    {"agent", "run a simulated dstack guest agent (Attest, Info)", sim_cmd_agent},
     {"app", "make a simulated app: a self-signed RA-TLS certificate with a fresh quote",
      sim_cmd_app},
 };

@@ -88,9 +88,9 @@ static int put_u32le(struct buf *b, uint32_t v)
 
 /* spec: kms-protocol §9.1 (V0 layout), §9.4 (stripped: runtime events keep their
  * payload and get an empty digest). */
-static int v0_attestation(const struct buf *quote, const struct buf *boot, size_t n_boot,
-			  const struct sim_events *ev, const uint8_t report_data[64],
-			  const struct buf *config, struct buf *out)
+int sim_attestation_v0(const struct buf *quote, const struct buf *boot, size_t n_boot,
+		       const struct sim_events *ev, const uint8_t report_data[64],
+		       const struct buf *config, struct buf *out)
 {
 	if (buf_append_byte(out, 0x00) < 0 || /* VersionedAttestation::V0 */
 	    buf_append_byte(out, 0x00) < 0 || /* AttestationQuote::DstackTdx */
@@ -277,8 +277,8 @@ static int run(const struct ratls_opts *o, struct sim_quote_spec *spec, struct e
 		goto oom;
 	if (o->boot_events)
 		TRY_OUT(boot_events(o->boot_events, &boot, &n_boot, err));
-	if (v0_attestation(&quote, &boot, n_boot, &spec->events, spec->report_data, &config, &att) <
-	    0)
+	if (sim_attestation_v0(&quote, &boot, n_boot, &spec->events, spec->report_data, &config,
+			       &att) < 0)
 		goto oom;
 
 	if (!o->self_signed) {

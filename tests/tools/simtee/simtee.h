@@ -185,12 +185,20 @@ extern const char SIM_QUOTE_OPTS_HELP[];
 int sim_cmd_quote(int argc, char **argv);
 
 /* ---- RA-TLS client certificates (ratls.c) ---- */
+/* The V0 SCALE VersionedAttestation (kms-protocol §9.1): quote, the boot
+ * events already encoded in boot (n_boot of them), the runtime events,
+ * report data and config, appended to out. */
+int sim_attestation_v0(const struct buf *quote, const struct buf *boot, size_t n_boot,
+		       const struct sim_events *ev, const uint8_t report_data[64],
+		       const struct buf *config, struct buf *out);
 
 int sim_cmd_ratls_cert(int argc, char **argv);
 
 /* ---- mock PCCS (serve.c) ---- */
 
 int sim_cmd_serve(int argc, char **argv);
+/* ---- simulated guest agent (agent.c) ---- */
+int sim_cmd_agent(int argc, char **argv);
 /* A simulated app's RA-TLS certificate in one command (ratls.c). */
 int sim_cmd_app(int argc, char **argv);
 
