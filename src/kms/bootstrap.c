@@ -273,9 +273,11 @@ static int pem_of(X509 *x, struct buf *out, struct err *err)
 	return x ? cert_to_pem(x, out, err) : -1;
 }
 
-int bootstrap_generate(const char *dir, const char *domain, int64_t now, int write_info,
-		       const struct bootstrap_attester *att, struct bootstrap_result *out,
-		       struct err *err)
+/* A new key set (given == NULL) or one made of received keys (onboarding:
+ * the same CA and k256 keys, certificates issued afresh, a new rpc key). */
+static int make_keyset(const char *dir, const char *domain, int64_t now, int write_info,
+		       const struct bootstrap_keys *given, const struct bootstrap_attester *att,
+		       struct bootstrap_result *out, struct err *err)
 {
 	TRY(bootstrap_validate_domain(domain, err));
 	int rc = -1;
@@ -289,10 +291,22 @@ int bootstrap_generate(const char *dir, const char *domain, int64_t now, int wri
 	buf_init_secret(&rpc_key);
 	X509 *tmp_x = NULL, *root_x = NULL, *rpc_x = NULL;
 
-	TRY_OUT(p256_generate(tmp_ca, err));
-	TRY_OUT(p256_generate(root_ca, err));
+	if (given) {
+		memcpy(tmp_ca, given->tmp_ca, 32);
+		memcpy(root_ca, given->root_ca, 32);
+		memcpy(k256, given->k256, 32);
+		if (!p256_scalar_valid(tmp_ca) || !p256_scalar_valid(root_ca)) {
+			err_set(err, "a received CA key is not a valid P-256 key");
+			goto out;
+		}
+		uint8_t k256_check[K256_PUB_LEN];
+		TRY_OUT(k256_pubkey(k256, k256_check, err));
+	} else {
+		TRY_OUT(p256_generate(tmp_ca, err));
+		TRY_OUT(p256_generate(root_ca, err));
+		TRY_OUT(k256_generate(k256, err));
+	}
 	TRY_OUT(p256_generate(rpc, err));
-	TRY_OUT(k256_generate(k256, err));
 	TRY_OUT(p256_pkcs8_pem(tmp_ca, &tmp_key, err));
 	TRY_OUT(p256_pkcs8_pem(root_ca, &root_key, err));
 	TRY_OUT(p256_pkcs8_pem(rpc, &rpc_key, err));
@@ -371,6 +385,20 @@ out:
 }
 
 /* ---- update_certs ---------------------------------------------------- */
+
+int bootstrap_generate(const char *dir, const char *domain, int64_t now, int write_info,
+		       const struct bootstrap_attester *att, struct bootstrap_result *out,
+		       struct err *err)
+{
+	return make_keyset(dir, domain, now, write_info, NULL, att, out, err);
+}
+
+int bootstrap_import(const char *dir, const char *domain, int64_t now,
+		     const struct bootstrap_keys *keys, const struct bootstrap_attester *att,
+		     struct bootstrap_result *out, struct err *err)
+{
+	return make_keyset(dir, domain, now, 0, keys, att, out, err);
+}
 
 static int load_scalar(const char *dir, const char *name, uint8_t scalar[32], struct err *err)
 {

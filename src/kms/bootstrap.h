@@ -53,6 +53,17 @@ int bootstrap_generate(const char *cert_dir, const char *domain, int64_t now, in
 		       const struct bootstrap_attester *att, struct bootstrap_result *out,
 		       struct err *err);
 
+/* The root keys an onboarding KMS receives from its source (§12.2 step 7). */
+struct bootstrap_keys {
+	uint8_t tmp_ca[32], root_ca[32], k256[32];
+};
+/* §12.2 step 7: commit a key set made of received keys — certificates issued
+ * afresh for the same keys, a new rpc key (attested with att), no
+ * bootstrap-info.json. The same crash-safe commit as bootstrap_generate. */
+int bootstrap_import(const char *cert_dir, const char *domain, int64_t now,
+		     const struct bootstrap_keys *keys, const struct bootstrap_attester *att,
+		     struct bootstrap_result *out, struct err *err);
+
 /* §12.6: re-issue rpc.crt (always) and renew root-ca.crt / tmp-ca.crt when
  * they expire within 365 days, from the existing keys. domain: the
  * auto_bootstrap_domain if set, else the content of rpc-domain. */

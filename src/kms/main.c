@@ -9,6 +9,7 @@
 #include "kms/bootstrap.h"
 #include "kms/guest_agent.h"
 #include "kms/kms.h"
+#include "kms/onboard.h"
 #include "net/http_client.h"
 #include "net/service.h"
 #include "util/fs.h"
@@ -100,12 +101,7 @@ static int ensure_keys(const struct kms_config *c, const struct bootstrap_attest
 			       "no key set in %s (missing: %s) and [core.onboard] enabled = false",
 			       c->cert_dir, missing);
 	if (!c->auto_bootstrap_domain[0])
-		return err_set(
-		    err,
-		    "no key set in %s (missing: %s). Set [core.onboard] "
-		    "auto_bootstrap_domain = \"<your KMS domain>\" to bootstrap at start "
-		    "(the interactive onboard service is not available in this build)",
-		    c->cert_dir, missing);
+		return 1; /* the onboard service */
 	log_info("Onboarding: auto-bootstrap domain=%s cert_dir=%s", c->auto_bootstrap_domain,
 		 c->cert_dir);
 	struct bootstrap_result r;
@@ -273,10 +269,34 @@ int main(int argc, char **argv)
 	if (k.cfg.enforce_self_authorization)
 		log_self(&k);
 
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask */
+	int sig = 0;
+
 	struct bootstrap_attester guest = {guest_agent_attest_cb, k.agent};
 	const struct bootstrap_attester *att = k.cfg.attest_rpc_cert ? &guest : NULL;
-	if (ensure_keys(&k.cfg, att, &err) < 0)
+	int need = ensure_keys(&k.cfg, att, &err);
+	if (need < 0)
 		goto fail;
+	if (need == 1) {
+		snprintf(k.version, sizeof k.version, "v%s (git:%s)", KMS_VERSION, KMS_GIT_REV);
+		if (onboard_run(&k, &sigs, &sig, &err) < 0)
+			goto fail;
+		if (sig) {
+			log_info("received signal %d during onboarding, shutting down", sig);
+			service_stopping();
+			rc = 0;
+			goto done;
+		}
+		if (!bootstrap_keyset_complete(k.cfg.cert_dir)) {
+			err_set(&err, "Failed to onboard");
+			goto fail;
+		}
+	}
 	log_info("Updating certs");
 	if (bootstrap_update_certs(k.cfg.cert_dir, k.cfg.auto_bootstrap_domain, (int64_t)time(NULL),
 				   att, &err) < 0) {
@@ -293,13 +313,6 @@ int main(int argc, char **argv)
 	}
 	rpc_kms_init(&k);
 	snprintf(k.version, sizeof k.version, "v%s (git:%s)", KMS_VERSION, KMS_GIT_REV);
-
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask */
 
 	static const char *const ratls_ext_oids[] = {OID_ATTESTATION, OID_TDX_QUOTE, NULL};
 	struct http_server_tls tls = {
@@ -339,14 +352,13 @@ int main(int argc, char **argv)
 	log_info("KMS initialized successfully");
 	log_info("RPC server listening on %s:%d", k.cfg.rpc_address, http_server_port(srv));
 	char status[CFG_STR + 64];
-	snprintf(status, sizeof status, "Serving the KMS RPC on %s:%d", k.cfg.rpc_address,
+	snprintf(status, sizeof status, "serving: the KMS RPC on %s:%d", k.cfg.rpc_address,
 		 http_server_port(srv));
 	service_ready(status);
 	log_auth(&k.cfg);
 	for (size_t i = 0; i < k.service.nmethods; i++)
 		log_debug("  /prpc/%s", k.service.methods[i].name);
 
-	int sig = 0;
 	sigwait(&sigs, &sig);
 	log_info("received signal %d, shutting down", sig);
 	service_stopping();

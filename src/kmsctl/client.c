@@ -194,7 +194,10 @@ int kmsctl_rpc(struct kmsctl *ctl, const char *method, const char *json_body,
 	       struct http_response *resp, struct err *err)
 {
 	char path[128];
-	snprintf(path, sizeof path, "/prpc/KMS.%s?json", method);
+	if (strchr(method, '.')) /* another service: "Onboard.Bootstrap" */
+		snprintf(path, sizeof path, "/prpc/%s?json", method);
+	else
+		snprintf(path, sizeof path, "/prpc/KMS.%s?json", method);
 	if (do_request(ctl, "POST", path, json_body, resp, err) < 0)
 		return err_wrap(err, "%s", method);
 	if (resp->status == 200)

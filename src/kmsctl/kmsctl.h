@@ -60,11 +60,15 @@ extern const struct kmsctl_cmd kmsctl_cmd_audit;
 extern const struct kmsctl_cmd kmsctl_cmd_app_key;
 extern const struct kmsctl_cmd kmsctl_cmd_kms_key;
 extern const struct kmsctl_cmd kmsctl_cmd_sign_cert;
+extern const struct kmsctl_cmd kmsctl_cmd_bootstrap;
+extern const struct kmsctl_cmd kmsctl_cmd_onboard;
+extern const struct kmsctl_cmd kmsctl_cmd_finish;
 
 /* ---- client.c ---- */
 
 /*
- * Calls KMS.<method> in JSON mode: POST <url>/prpc/KMS.<method>?json with
+ * Calls KMS.<method> (or "Service.Method" as given, e.g. Onboard.Bootstrap)
+ * in JSON mode: POST <url>/prpc/KMS.<method>?json with
  * json_body (NULL = no body). Returns 0 only for HTTP 200 and fills *resp;
  * otherwise -1 with err naming the method and the KMS's own `error` text for
  * a 400. Free *resp with kmsctl_response_free (also after a failure).

@@ -272,7 +272,7 @@ for u in dstack-auth-eth dstack-kms; do
   expect_eq "${u}_enabled" "$(c systemctl is-enabled $u 2>/dev/null)" enabled
 done
 expect_eq dstack_kms_type_notify "$(c systemctl show -p Type --value dstack-kms)" notify
-expect_contains dstack_kms_ready_status "$(c systemctl show -p StatusText --value dstack-kms)" "Serving the KMS RPC on 0.0.0.0:9100"
+expect_contains dstack_kms_ready_status "$(c systemctl show -p StatusText --value dstack-kms)" "serving: the KMS RPC on 0.0.0.0:9100"
 expect_eq dstack_kms_watchdog_30s "$(c systemctl show -p WatchdogUSec --value dstack-kms)" 30s
 expect_eq dstack_kms_runs_as_service_user "$(c stat -c %U "/proc/$(mainpid dstack-kms)")" dstack-kms
 expect_eq dstack_kms_run_dir "$(c stat -c '%U %a' /run/kms)" "dstack-kms 750"
