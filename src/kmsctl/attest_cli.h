@@ -13,7 +13,10 @@
 #include "attest/dcap.h"
 #include "attest/quote.h"
 #include "util/buf.h"
+#include "attest/boot_info.h"
 #include "util/err.h"
+
+#include <openssl/x509.h>
 
 #include <jansson.h>
 #include <stddef.h>
@@ -55,6 +58,13 @@ struct kmsctl_att_dcap_opts {
  * library's reason; a missing collateral source is an error here. */
 int kmsctl_att_dcap_verify(const struct kmsctl_att_dcap_opts *o, const uint8_t *quote, size_t len,
 			   struct dcap_result *res, struct err *err);
+
+/* The whole RA-TLS check of certificate x (kms-protocol §9.5): extract the
+ * attestation, check it binds x's key, DCAP-verify (o), the local checks,
+ * then the BootInfo (runtime view unless boottime; vm_config may be NULL). */
+int kmsctl_att_verify_cert(const struct kmsctl_att_dcap_opts *o, X509 *x, int boottime,
+			   const char *vm_config, size_t vm_config_len, struct boot_info *bi,
+			   struct err *err);
 
 /* Lowercase hex string (NULL on allocation failure). */
 json_t *kmsctl_att_json_hex(const uint8_t *p, size_t n);

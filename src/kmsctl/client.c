@@ -173,6 +173,7 @@ static int do_request(struct kmsctl *ctl, const char *method, const char *path, 
 	    .connect_timeout_ms = ctl->timeout_ms,
 	    .timeout_ms = ctl->timeout_ms,
 	    .max_response_bytes = KMSCTL_MAX_RESPONSE,
+	    .capture_peer_cert = ctl->capture_cert,
 	};
 	int rc = http_client_do(ctl->http, &req, resp, err);
 	buf_free(&url);

@@ -41,6 +41,7 @@ struct kmsctl {
 	char *client_cert_pem, *client_key_pem;
 	size_t client_key_len;
 	struct http_client *http;
+	int capture_cert; /* fill http_response.peer_cert_der (meta --verify-server) */
 };
 
 struct kmsctl_cmd {

@@ -7,6 +7,7 @@
  * spec: kms-protocol §4.4 (GetMeta), §3 (GetMetaResponse).
  */
 #include "kmsctl/kmsctl.h"
+#include "kmsctl/attest_cli.h"
 
 #include "crypto/k256.h"
 #include "prpc/prpc_json.h"
@@ -15,7 +16,9 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <openssl/x509.h>
 #include <string.h>
+#include <time.h>
 
 static void usage(FILE *f)
 {
@@ -28,7 +31,14 @@ static void usage(FILE *f)
 		   "chain id and app auth implementation the auth API reports.\n"
 		   "With the global --json option the KMS's JSON answer is printed as is.\n"
 		   "\n"
-		   "  -h, --help   this text\n");
+		   "  --verify-server   also verify the attestation in the KMS's own TLS\n"
+		   "                    certificate (attest_rpc_cert = true): bound to its key,\n"
+		   "                    DCAP-verified, RTMR3 replayed; prints the KMS's own\n"
+		   "                    measurements. Fails for a KMS in host mode.\n"
+		   "  --pccs URL        collateral for --verify-server (a PCCS base URL)\n"
+		   "  --collateral FILE collateral JSON for --verify-server instead\n"
+		   "  --root FILE       trust anchor instead of the Intel root (tests only)\n"
+		   "  -h, --help        this text\n");
 }
 
 static int get_meta(struct kmsctl *ctl, struct http_response *resp, Kms__GetMetaResponse **out,
@@ -143,19 +153,73 @@ static void print_meta(const Kms__GetMetaResponse *m)
 		       m->app_auth_implementation);
 }
 
+/* The server certificate's attestation (meta --verify-server). */
+static int verify_server(const struct kmsctl_att_dcap_opts *o, const struct http_response *resp,
+			 struct err *err)
+{
+	const unsigned char *der = resp->peer_cert_der;
+	X509 *x = der ? d2i_X509(NULL, &der, (long)resp->peer_cert_der_len) : NULL;
+	if (!x)
+		return err_set(err, "the KMS presented no certificate");
+	struct boot_info bi;
+	int rc = kmsctl_att_verify_cert(o, x, 0, NULL, 0, &bi, err);
+	X509_free(x);
+	if (rc < 0)
+		return err_wrap(err, "the KMS's server certificate does not verify");
+	char hex[2 * BOOT_INFO_BYTES_MAX + 1];
+	printf("server attestation: verified (bound to the TLS key, DCAP %s)\n", bi.tcb_status);
+	kmsctl_print_field("  tee_variant:   ", bi.tee_variant);
+	const struct {
+		const char *label;
+		const struct boot_info_bytes *f;
+	} rows[] = {
+	    {"  app_id:        ", &bi.app_id},	      {"  mr_aggregated: ", &bi.mr_aggregated},
+	    {"  mr_system:     ", &bi.mr_system},     {"  compose_hash:  ", &bi.compose_hash},
+	    {"  os_image_hash: ", &bi.os_image_hash}, {"  device_id:     ", &bi.device_id}};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		hex_encode(rows[i].f->b, rows[i].f->len, hex);
+		kmsctl_print_field(rows[i].label, rows[i].f->len ? hex : "-");
+	}
+	boot_info_free(&bi);
+	return 0;
+}
+
 static int run(struct kmsctl *ctl, int argc, char **argv)
 {
+	struct err err = {{0}};
+	struct kmsctl_att_dcap_opts o = {.now = (int64_t)time(NULL)};
+	int verify = 0;
 	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+		int r = 0;
 		if (kmsctl_is_help(argv[i])) {
 			usage(stdout);
 			return KMSCTL_EXIT_OK;
+		} else if (strcmp(argv[i], "--verify-server") == 0) {
+			verify = 1;
+		} else if ((r = kmsctl_opt_value(argc, argv, &i, "--pccs", &v, &err)) != 0) {
+			o.pccs = v;
+		} else if ((r = kmsctl_opt_value(argc, argv, &i, "--collateral", &v, &err)) != 0) {
+			o.collateral = v;
+		} else if ((r = kmsctl_opt_value(argc, argv, &i, "--root", &v, &err)) != 0) {
+			o.root = v;
+		} else {
+			return kmsctl_usage_error("meta", "unexpected argument '%s'", argv[i]);
 		}
-		return kmsctl_usage_error("meta", "unexpected argument '%s'", argv[i]);
+		if (r < 0)
+			return kmsctl_usage_error("meta", "%s", err_msg(&err));
 	}
-	struct err err = {{0}};
+	if (verify && !o.pccs && !o.collateral)
+		return kmsctl_usage_error("meta",
+					  "--verify-server needs --pccs URL or --collateral FILE");
+	if (!verify && (o.pccs || o.collateral || o.root))
+		return kmsctl_usage_error(
+		    "meta", "--pccs, --collateral and --root go with --verify-server");
 	struct http_response resp;
+	memset(&resp, 0, sizeof resp);
 	Kms__GetMetaResponse *m = NULL;
 	int rc = KMSCTL_EXIT_FAIL;
+	ctl->capture_cert = verify;
 	if (get_meta(ctl, &resp, &m, &err) < 0) {
 		kmsctl_fail("%s", err_msg(&err));
 		goto out;
@@ -164,6 +228,10 @@ static int run(struct kmsctl *ctl, int argc, char **argv)
 		kmsctl_print_body(&resp);
 	else
 		print_meta(m);
+	if (verify && verify_server(&o, &resp, &err) < 0) {
+		kmsctl_fail("%s", err_msg(&err));
+		goto out;
+	}
 	rc = KMSCTL_EXIT_OK;
 out:
 	prpc_message_free(m ? &m->base : NULL);

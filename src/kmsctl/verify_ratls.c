@@ -115,25 +115,17 @@ static int parse_args(int argc, char **argv, struct vr_args *a)
 }
 
 /* spec: kms-protocol §9.5 — binding, DCAP, local checks, in the KMS's order. */
-static int check_cert(const struct vr_args *a, const struct buf *vm_config, struct buf *json,
-		      struct err *err)
+int kmsctl_att_verify_cert(const struct kmsctl_att_dcap_opts *o, X509 *x, int boottime,
+			   const char *vm_config, size_t vm_config_len, struct boot_info *bi,
+			   struct err *err)
 {
-	struct buf pem = BUF_INIT;
 	struct attestation att;
 	struct dcap_result *res = calloc(1, sizeof *res);
-	struct boot_info bi;
-	X509 *x = NULL;
 	int rc = -1;
 	attestation_init(&att);
-	boot_info_init(&bi);
+	boot_info_init(bi);
 	if (!res) {
 		err_set(err, "out of memory");
-		goto out;
-	}
-	TRY_OUT(kmsctl_att_read_file(a->cert, MAX_CERT_FILE, &pem, err));
-	x = cert_from_pem((const char *)pem.p, pem.len, err);
-	if (!x) {
-		err_wrap(err, "%s", a->cert);
 		goto out;
 	}
 	int has = ratls_extract(x, &att, err);
@@ -152,19 +144,42 @@ static int check_cert(const struct vr_args *a, const struct buf *vm_config, stru
 			attestation_tee_variant(att.platform));
 		goto out;
 	}
-	if (kmsctl_att_dcap_verify(&a->o, att.quote.p, att.quote.len, res, err) < 0)
+	if (kmsctl_att_dcap_verify(o, att.quote.p, att.quote.len, res, err) < 0)
 		goto out;
 	TRY_OUT(appinfo_verify_local(&att, &res->report, err));
-	TRY_OUT(appinfo_boot_info(&att, &res->report, res, a->boottime,
-				  vm_config->len ? (const char *)vm_config->p : NULL,
-				  vm_config->len, &bi, err));
+	TRY_OUT(appinfo_boot_info(&att, &res->report, res, boottime, vm_config, vm_config_len, bi,
+				  err));
+	rc = 0;
+out:
+	if (rc < 0)
+		boot_info_free(bi);
+	attestation_free(&att);
+	free(res);
+	return rc;
+}
+
+static int check_cert(const struct vr_args *a, const struct buf *vm_config, struct buf *json,
+		      struct err *err)
+{
+	struct buf pem = BUF_INIT;
+	struct boot_info bi;
+	X509 *x = NULL;
+	int rc = -1;
+	boot_info_init(&bi);
+	TRY_OUT(kmsctl_att_read_file(a->cert, MAX_CERT_FILE, &pem, err));
+	x = cert_from_pem((const char *)pem.p, pem.len, err);
+	if (!x) {
+		err_wrap(err, "%s", a->cert);
+		goto out;
+	}
+	TRY_OUT(kmsctl_att_verify_cert(&a->o, x, a->boottime,
+				       vm_config->len ? (const char *)vm_config->p : NULL,
+				       vm_config->len, &bi, err));
 	TRY_OUT(boot_info_to_json(&bi, json, err));
 	rc = 0;
 out:
 	boot_info_free(&bi);
-	attestation_free(&att);
 	X509_free(x);
-	free(res);
 	buf_free(&pem);
 	return rc;
 }

@@ -51,8 +51,9 @@ kms_config() {
   sed -i "s|$TMP/certs|$d/certs|g; s|$TMP/collateral|$d/collateral|; s/^attest_rpc_cert = false/attest_rpc_cert = true/; s/^enforce_self_authorization = false/enforce_self_authorization = true/; /^auto_bootstrap_domain/d" "$d/kms.toml"
   printf 'address = "127.0.0.1"\nport = %s\n' "$3" >>"$d/kms.toml"
 }
-start_kms() { # start_kms NAME -> PID in KPID_<NAME>
-  DSTACK_AGENT_ADDRESS="unix:$TMP/agent-$1.sock" start_bg "$TMP/$1/kms.log" "$BUILD/dstack-kms" --config "$TMP/$1/kms.toml"
+start_kms() { # start_kms NAME -> PID in KPID_<NAME>; E runs with B's agent (an allowed replica)
+  local ag=$1; [ "$1" = E ] && ag=B
+  DSTACK_AGENT_ADDRESS="unix:$TMP/agent-$ag.sock" start_bg "$TMP/$1/kms.log" "$BUILD/dstack-kms" --config "$TMP/$1/kms.toml"
   eval "KPID_$1=$BG_PID"
 }
 wait_onboard() { wait_http "http://127.0.0.1:$1/health" 100; }
@@ -88,6 +89,16 @@ meta_a=$(curl -sk --max-time 10 -d '{}' "https://127.0.0.1:$PA/prpc/GetMeta?json
 expect_eq a_meta_k256_is_bootstraps "$(echo "$meta_a" | json 'j["k256_pubkey"]')" "$K256_A"
 openssl x509 -in "$TMP/A/certs/rpc.crt" -noout -text 2>/dev/null | grep -q "1.3.6.1.4.1.62397.1.8" &&
   pass a_rpc_cert_attested || fail a_rpc_cert_attested "no attestation extension in rpc.crt"
+# a client checks the KMS itself: the attestation in its TLS certificate
+out=$("$CTL" --url "https://127.0.0.1:$PA" --insecure meta --verify-server \
+  --pccs "http://127.0.0.1:$PCCS_PORT/sgx/certification/v4" --root "$TMP/root.der" 2>&1); rc=$?
+expect_eq verify_server_ok "$rc" 0
+expect_contains verify_server_verified "$out" "server attestation: verified (bound to the TLS key"
+expect_contains verify_server_prints_app_id "$out" "app_id:        $KMS_A"
+out=$("$CTL" --url "https://127.0.0.1:$PA" --insecure meta --verify-server \
+  --pccs "http://127.0.0.1:$PCCS_PORT/sgx/certification/v4" 2>&1); rc=$?
+expect_eq verify_server_other_root_fails "$rc" 1
+expect_contains verify_server_other_root_reason "$out" "the KMS's server certificate does not verify"
 grep -q '"/bootAuth/kms' "$TMP/wa.bodies" 2>/dev/null || grep -q 'bootAuth/kms' "$TMP/wa.bodies" &&
   pass a_self_authorized_on_the_webhook || fail a_self_authorized_on_the_webhook "no /bootAuth/kms call"
 
@@ -151,6 +162,39 @@ out=$("$CTL" --url "http://127.0.0.1:$OD" onboard --source "http://127.0.0.1:$PA
 expect_contains onboard_needs_https "$out" "source_url must be an https:// URL"
 out=$("$CTL" --url "http://127.0.0.1:$OD" bootstrap --domain "bad_domain" 2>&1)
 expect_contains bootstrap_checks_domain "$out" "domain"
+
+# ---- kill -9 during onboarding: empty (retry works) or complete ----------------
+PE=$(free_port); OE=$(free_port)
+kms_config E "$PE" "$OE" "$WA"
+n_complete=0; n_empty=0
+for delay in 0.02 0.08 0.15 0.25 0.4; do
+  rm -rf "$TMP/E/certs"
+  start_kms E
+  wait_onboard "$OE" || { fail "kill9_${delay}_starts" "$(tail -3 "$TMP/E/kms.log")"; continue; }
+  "$CTL" --url "http://127.0.0.1:$OE" onboard --source "https://127.0.0.1:$PA" --domain localhost >/dev/null 2>&1 &
+  cpid=$!
+  sleep "$delay"
+  kill -9 "$KPID_E" 2>/dev/null; wait "$KPID_E" 2>/dev/null; wait "$cpid" 2>/dev/null
+  start_kms E
+  for _ in $(seq 100); do
+    curl -sf --max-time 1 "http://127.0.0.1:$OE/health" -o /dev/null 2>&1 && break
+    curl -skf --max-time 1 "https://127.0.0.1:$PE/health" -o /dev/null 2>&1 && break
+    sleep 0.1
+  done
+  if curl -skf --max-time 2 "https://127.0.0.1:$PE/health" -o /dev/null 2>&1; then
+    n_complete=$((n_complete + 1))  # the commit had happened: a complete set, serving
+    got=$(curl -sk --max-time 10 -d '{}' "https://127.0.0.1:$PE/prpc/GetMeta?json" | json 'j["k256_pubkey"]')
+    expect_eq "kill9_${delay}_complete_set_is_as" "$got" "$K256_A"
+  elif empty_dir "$TMP/E/certs"; then
+    n_empty=$((n_empty + 1))
+    out=$("$CTL" --url "http://127.0.0.1:$OE" onboard --source "https://127.0.0.1:$PA" --domain localhost 2>&1)
+    expect_eq "kill9_${delay}_retry_works" "$(echo "$out" | awk '/^k256_pubkey/ {print $2}')" "$K256_A"
+  else
+    fail "kill9_${delay}_empty_or_complete" "$(ls -A "$TMP/E/certs") / $(tail -2 "$TMP/E/kms.log")"
+  fi
+  kill -9 "$KPID_E" 2>/dev/null; wait "$KPID_E" 2>/dev/null
+done
+echo "  (kill -9 during onboarding: $n_empty times empty then retried, $n_complete times complete)"
 
 # ---- SIGTERM during onboarding stops cleanly ------------------------------------
 kill -TERM "$KPID_D"
