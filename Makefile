@@ -8,7 +8,7 @@
 #   make fmt        clang-format every source file; make fmt-check fails on drift
 BUILD    ?= build
 CC       ?= gcc
-PKGS     := openssl libevent libevent_openssl libevent_pthreads libcurl libsecp256k1 jansson libprotobuf-c libsystemd
+PKGS     := openssl libevent libevent_openssl libevent_pthreads libcurl libsecp256k1 jansson libprotobuf-c libsystemd libcrypt
 VERSION  := 0.6.0
 
 # Missing Debian packages are installed before anything is built (README: the

@@ -12,9 +12,11 @@ set -euo pipefail
 
 # Debian packages: build, runtime libraries, and the real clients the tests use
 # (curl, openssl, protoc; Debian python3 with cryptography, pycryptodome and
-# ecdsa for independent re-computation of derived keys and signatures;
+# ecdsa for independent re-computation of derived keys and signatures; clang
+# and its libFuzzer runtime for `make fuzz` and `make fuzz-smoke`;
 # debootstrap, systemd-nspawn and Ansible for `make test-systemd`; wrk for the
-# benchmarks).
+# benchmarks; Debian's chromium at /usr/bin/chromium for the browser test of
+# the onboarding page, driven by tests/browser/'s pinned playwright-core).
 PKGS=(
   build-essential pkg-config
   libssl-dev openssl
@@ -23,12 +25,13 @@ PKGS=(
   libsecp256k1-dev
   libjansson-dev
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-  libsystemd-dev
-  clang-format
+  libsystemd-dev libcrypt-dev apache2-utils
+  clang libclang-rt-14-dev clang-format
   ca-certificates
   python3 python3-cryptography python3-pycryptodome python3-ecdsa
   debootstrap systemd-container iproute2 ansible ansible-lint
   wrk
+  chromium
 )
 
 missing=()
@@ -48,7 +51,7 @@ if [ "${1:-}" = "--check" ]; then
     exit 1
   fi
   if [ -x "$NPM_DEPS" ] && ! "$NPM_DEPS" --check >/dev/null 2>&1; then
-    echo "missing: npm packages of contracts/ (scripts/install-npm-deps.sh)" >&2
+    echo "missing: npm packages of contracts/ or tests/browser/ (scripts/install-npm-deps.sh)" >&2
     exit 1
   fi
   exit 0
@@ -59,7 +62,7 @@ if [ $need_node -eq 1 ]; then
 fi
 
 npm_deps() {
-  # npm packages (test chain and contract toolchain), after node exists.
+  # npm packages (test chain, contract toolchain, browser-test driver), after node exists.
   if [ -x "$NPM_DEPS" ]; then "$NPM_DEPS"; fi
 }
 

@@ -565,6 +565,7 @@ static int parse_tcb_info_obj(struct jctx *j, json_t *root, struct dcap_tcb_info
 	TRY(get_str(j, root, "pceId", &pce_id));
 	TRY(get_uint(j, root, "tcbType", 0xffffffffu, &u32));
 	TRY(get_uint(j, root, "tcbEvaluationDataNumber", 0xffffffffu, &u32));
+	t->tcb_evaluation_data_number = (uint32_t)u32;
 	TRY(get_array(j, root, "tcbLevels", 0, &arr));
 	t->levels = calloc(json_array_size(arr) ? json_array_size(arr) : 1, sizeof *t->levels);
 	if (!t->levels)
@@ -677,6 +678,7 @@ static int parse_qe_identity_obj(struct jctx *j, json_t *root, struct dcap_qe_id
 	TRY(get_date(j, root, "issueDate", &q->issue_date));
 	TRY(get_date(j, root, "nextUpdate", &q->next_update));
 	TRY(get_uint(j, root, "tcbEvaluationDataNumber", 0xffffffffu, &u32));
+	q->tcb_evaluation_data_number = (uint32_t)u32;
 	TRY(get_hex_fixed(j, root, "miscselect", q->miscselect, 4));
 	TRY(get_hex_fixed(j, root, "miscselectMask", q->miscselect_mask, 4));
 	TRY(get_hex_fixed(j, root, "attributes", q->attributes, 16));

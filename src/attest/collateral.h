@@ -96,6 +96,7 @@ struct dcap_tcb_info {
 	uint8_t version;
 	int64_t issue_date, next_update;
 	char *fmspc; /* hex text, decoded when matching */
+	uint32_t tcb_evaluation_data_number; /* grows with every TCB recovery */
 	struct dcap_tcb_level *levels;
 	size_t n_levels;
 	int has_tdx_module;
@@ -108,6 +109,7 @@ struct dcap_qe_identity {
 	char *id;
 	uint8_t version;
 	int64_t issue_date, next_update;
+	uint32_t tcb_evaluation_data_number;
 	uint8_t miscselect[4], miscselect_mask[4];
 	uint8_t attributes[16], attributes_mask[16];
 	uint8_t mrsigner[32];

@@ -131,6 +131,10 @@ int ae_config_from_env(struct ae_config *c, struct err *err)
 	long w;
 	TRY(env_long("AUTH_ETH_WORKERS", 16, 1, 256, &w, err));
 	c->workers = (int)w;
+	TRY(env_long("AUTH_ETH_MAX_CONNECTIONS", 1024, 1, 1000000, &w, err));
+	c->max_conns = (int)w;
+	TRY(env_long("AUTH_ETH_MAX_CONNECTIONS_PER_CLIENT", c->max_conns, 1, 1000000, &w, err));
+	c->max_conns_per_client = (int)w;
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * as upstream reads them (HOST, PORT, ETH_RPC_URL, KMS_CONTRACT_ADDR, with
  * upstream's defaults) plus ETH_RPC_TIMEOUT_MS, ETH_HEAD_POLL_MS,
  * ETH_MAX_BLOCK_AGE, the Bun port's ETH_CHAIN_ID and
- * ETH_FINALITY_CONFIRMATIONS, and ETH_RPC_QUORUM over a comma-separated
+ * ETH_FINALITY_CONFIRMATIONS, AUTH_ETH_WORKERS, AUTH_ETH_MAX_CONNECTIONS and
+ * AUTH_ETH_MAX_CONNECTIONS_PER_CLIENT, and ETH_RPC_QUORUM over a comma-separated
  * ETH_RPC_URL; an env file given with --env-file (systemd EnvironmentFile
  * syntax) and ./.env (dotenv: the environment wins), both read with
  * util/envfile.h. Never logs ETH_RPC_URL beyond its origins.
@@ -34,6 +35,10 @@ struct ae_config {
 	long finality;	      /* ETH_FINALITY_CONFIRMATIONS, default 0 */
 	int quorum;	      /* ETH_RPC_QUORUM, default 1, at most n_rpc */
 	int workers;	      /* AUTH_ETH_WORKERS, default 16 */
+	int max_conns;	      /* AUTH_ETH_MAX_CONNECTIONS, default 1024 */
+	/* AUTH_ETH_MAX_CONNECTIONS_PER_CLIENT, default = max_conns: the one
+	 * client is the KMS on loopback, with up to max_blocking connections */
+	int max_conns_per_client;
 	const char *env_file; /* where KMS_CONTRACT_ADDR & co. are meant to be set (messages) */
 };
 

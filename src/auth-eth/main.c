@@ -64,6 +64,9 @@ static void usage(FILE *f)
 	    "                      newest block is older than this many seconds (default 0 = "
 	    "off)\n"
 	    "  AUTH_ETH_WORKERS    HTTP worker threads (default 16)\n"
+	    "  AUTH_ETH_MAX_CONNECTIONS  open connections at most (default 1024); more are\n"
+	    "                      closed at once\n"
+	    "  AUTH_ETH_MAX_CONNECTIONS_PER_CLIENT  per client address (default: the same)\n"
 	    "\n"
 	    "When the chain cannot be read the server keeps running, answers\n"
 	    "{\"isAllowed\":false,\"reason\":\"authorization backend unavailable\",...} and\n"
@@ -198,8 +201,11 @@ int main(int argc, char **argv)
 	    .workers = cfg.workers,
 	    .timeout_s = 75, /* Fastify keeps idle connections 72 s */
 	    .max_headers = 64 * 1024,
-	    /* backstop only: the 1 MiB limit answers 500 from our handler */
+	    /* hard cap (413 before the body is read); up to it the 1 MiB limit
+	     * answers upstream's 500 from our handler */
 	    .max_body = 4 * AUTHREQ_BODY_LIMIT,
+	    .limits = {.max_connections = cfg.max_conns,
+		       .max_connections_per_client = cfg.max_conns_per_client},
 	    .handler = ae_server_handle,
 	    .ud = &ctx,
 	    .server_name = "auth-eth",

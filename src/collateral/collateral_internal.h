@@ -5,6 +5,8 @@
  *   collateral_pccs.c   the PCCS / Intel PCS client: the GETs, and cutting the
  *                       exact signed bytes out of the answers;
  *   collateral_disk.c   the cache directory's file format;
+ *   collateral_marks.c  rollback protection: the highest tcbEvaluationDataNumber
+ *                       accepted, per FMSPC and for the QE identity;
  *   collateral_source.c the in-memory cache and the background refresher.
  * Nothing here is part of the public API (collateral_source.h).
  */
@@ -71,6 +73,14 @@ int collateral_raw_assemble(const struct collateral_raw *r, const struct collate
 /* tcbInfo.fmspc names the key's FMSPC. */
 int collateral_check_fmspc(const char *tcb_info, size_t len,
 			   const struct collateral_source_key *key, struct err *err);
+/* Appends the percent-decoding of the NUL-terminated header value s (an
+ * issuer chain such as TCB-Info-Issuer-Chain; '+' stays '+'); -1 on a bad
+ * escape or out of memory. */
+int collateral_pct_decode(const char *s, struct buf *out);
+/* Appends a CRL body as DER: the body is DER, PEM or hex text of DER (a
+ * PCCS's rootcacrl); `what` starts the error message. */
+int collateral_crl_to_der(const uint8_t *p, size_t n, struct buf *out, const char *what,
+			  struct err *err);
 
 /* ---- collateral_disk.c ---- */
 
@@ -93,5 +103,44 @@ int collateral_disk_read(const char *dir, const struct collateral_source_key *ke
 			 struct dcap_collateral *c, struct collateral_meta *m, struct err *err);
 /* "tdx-<12 hex>-<platform|processor>.json" (canonical form only) -> key. */
 int collateral_disk_parse_name(const char *name, struct collateral_source_key *key);
+
+/* ---- collateral_marks.c ---- */
+
+/* The marks file in the cache directory. */
+#define COLLATERAL_MARKS_FILE "tcb-eval-marks.json"
+/* FMSPCs with a mark, at most (a full table refuses collateral of a new FMSPC). */
+#define COLLATERAL_MARKS_MAX 1024
+
+struct collateral_mark {
+	uint8_t fmspc[6];
+	uint32_t tcb; /* highest TCB info tcbEvaluationDataNumber accepted */
+};
+
+struct collateral_marks {
+	struct collateral_mark *v;
+	size_t n, cap;
+	int have_qe;
+	uint32_t qe; /* highest QE identity tcbEvaluationDataNumber accepted */
+};
+
+void collateral_marks_init(struct collateral_marks *m);
+void collateral_marks_free(struct collateral_marks *m);
+/* A deep copy into an uninitialised dst; -1 when out of memory. */
+int collateral_marks_copy(struct collateral_marks *dst, const struct collateral_marks *src);
+/* 0 when TCB info number tcb for fmspc and QE identity number qe are not below
+ * the marks (equal passes); -1 with a "collateral rollback: ..." message. */
+int collateral_marks_check(const struct collateral_marks *m, const uint8_t fmspc[6], uint32_t tcb,
+			   uint32_t qe, struct err *err);
+/* Raises the marks to tcb / qe: 1 when a mark rose (the file needs writing),
+ * 0 when none did, -1 (nothing changed) when the table is full. */
+int collateral_marks_raise(struct collateral_marks *m, const uint8_t fmspc[6], uint32_t tcb,
+			   uint32_t qe, struct err *err);
+int collateral_marks_path(const char *dir, char *out, size_t outlen);
+/* Reads <dir>/tcb-eval-marks.json into m (initialised here). Returns 1 when
+ * there is no file (no marks), 0 when read, -1 when it cannot be read or is
+ * not exactly what collateral_marks_write writes (*err names the file). */
+int collateral_marks_read(const char *dir, struct collateral_marks *m, struct err *err);
+/* Writes the file atomically (temp, fsync, rename, fsync of the directory). */
+int collateral_marks_write(const char *dir, const struct collateral_marks *m, struct err *err);
 
 #endif

@@ -29,7 +29,7 @@
 #define DEF_MAX_BODY (4u << 20)
 
 /* Percent-decoding of an issuer-chain header ('+' stays '+': PEM base64 uses it). */
-static int pct_decode(const char *s, struct buf *out)
+int collateral_pct_decode(const char *s, struct buf *out)
 {
 	for (size_t i = 0; s[i]; i++) {
 		if (s[i] != '%') {
@@ -72,8 +72,8 @@ void collateral_raw_free(struct collateral_raw *r)
 }
 
 /* A CRL body as DER: DER as is, PEM, or hex text (a PCCS's rootcacrl). */
-static int crl_to_der(const uint8_t *p, size_t n, struct buf *out, const char *what,
-		      struct err *err)
+int collateral_crl_to_der(const uint8_t *p, size_t n, struct buf *out, const char *what,
+			  struct err *err)
 {
 	const unsigned char *q = p;
 	X509_CRL *crl = n <= INT_MAX ? d2i_X509_CRL(NULL, &q, (long)n) : NULL;
@@ -253,7 +253,7 @@ static int header_chain(const struct http_response *resp, const char *const *nam
 		const char *v = http_response_header(resp, names[i]);
 		if (!v)
 			continue;
-		if (pct_decode(v, out) < 0)
+		if (collateral_pct_decode(v, out) < 0)
 			return err_set(err, "%s: header %s is not URL-encoded text", what,
 				       names[i]);
 		return 0;
@@ -278,8 +278,8 @@ static int fetch_root_crl_pccs(struct collateral_pccs *s, struct http_client *c,
 	TRY(build_url(url, s->base, "/sgx/certification/v4/rootcacrl", "", err));
 	int rc = http_get(s, c, url, "root CA CRL (PCCS route)", r, &resp, err);
 	if (rc == 0)
-		rc = crl_to_der(resp.body.p, resp.body.len, &r->root_crl,
-				"root CA CRL (PCCS route)", err);
+		rc = collateral_crl_to_der(resp.body.p, resp.body.len, &r->root_crl,
+					   "root CA CRL (PCCS route)", err);
 	http_response_free(&resp);
 	return rc;
 }
@@ -292,8 +292,8 @@ static int fetch_root_crl_cdp(struct collateral_pccs *s, struct http_client *c,
 		return err_set(err, "root CA CRL: the trust anchor has no CRL distribution point");
 	int rc = http_get(s, c, s->cdp, "root CA CRL (distribution point)", r, &resp, err);
 	if (rc == 0)
-		rc = crl_to_der(resp.body.p, resp.body.len, &r->root_crl,
-				"root CA CRL (distribution point)", err);
+		rc = collateral_crl_to_der(resp.body.p, resp.body.len, &r->root_crl,
+					   "root CA CRL (distribution point)", err);
 	http_response_free(&resp);
 	if (rc == 0)
 		r->root_crl_from_cdp = 1;
@@ -368,7 +368,8 @@ int collateral_pccs_fetch(struct collateral_pccs *s, const struct collateral_sou
 		static const char *const names[] = {"SGX-PCK-CRL-Issuer-Chain"};
 		rc = header_chain(&resp, names, 1, &r->pck_crl_chain, "PCK CRL", err);
 		if (rc == 0)
-			rc = crl_to_der(resp.body.p, resp.body.len, &r->pck_crl, "PCK CRL", err);
+			rc = collateral_crl_to_der(resp.body.p, resp.body.len, &r->pck_crl,
+						   "PCK CRL", err);
 	}
 	http_response_free(&resp);
 	TRY_OUT(rc);

@@ -6,8 +6,13 @@
  * (collateral_disk.c) or the PCCS (collateral_pccs.c) and is loaded by the
  * verifier before it is installed; a refresh never trades what is held for
  * collateral that ends sooner, and a held copy stays in use until it really
- * expires, then the source fails closed. Never logs more of a URL than its
- * origin. spec: attestation §2.1, §2.2, §2.5; deployment-and-users §3 row 12.
+ * expires, then the source fails closed. Collateral whose
+ * tcbEvaluationDataNumber is below one accepted before is refused wherever
+ * it comes from (rollback protection, collateral_marks.c); the marks rise only
+ * when verified collateral is installed and are written where the cache files
+ * are written (the caller of get, the refresher, start), never on the request
+ * path. Never logs more of a URL than its origin.
+ * spec: attestation §2.1, §2.2, §2.5; deployment-and-users §3 row 12.
  */
 #include "collateral/collateral_internal.h"
 
@@ -30,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define DEF_MARGIN_S (2 * 86400)
@@ -71,6 +77,7 @@ struct snap {
 	char origin[256];
 	int root_crl_from_cdp;
 	int from_disk;
+	uint32_t tcb_eval, qe_eval; /* tcbEvaluationDataNumber of TCB info, QE identity (loaded only) */
 };
 
 struct entry {
@@ -86,6 +93,7 @@ struct entry {
 	int fetching;
 	int waiters;	/* threads waiting on this entry (it is not evicted meanwhile) */
 	int disk_tried; /* the request path read the cache directory for it */
+	int stale;	/* cur is below a rollback mark raised since: not usable */
 	uint64_t gen;	/* bumped by install and note_failure: an outcome to share */
 };
 
@@ -103,6 +111,12 @@ struct collateral_source {
 	X509_STORE *anchor_store; /* for the PCK chain gate before a fetch */
 
 	pthread_mutex_t mu;
+	/* rollback marks (under mu); marks_dirty: raised since last written.
+	 * marks_write_mu serialises writers so that the newest copy lands last
+	 * (taken before mu, never while holding it). */
+	struct collateral_marks marks;
+	int marks_dirty;
+	pthread_mutex_t marks_write_mu;
 	pthread_cond_t done; /* a fetch completed (CLOCK_MONOTONIC) */
 	pthread_cond_t wake; /* the refresh thread (CLOCK_MONOTONIC) */
 	struct entry **e;
@@ -144,9 +158,11 @@ static void snap_unref(struct snap *p)
 	}
 }
 
+/* Under s->mu (stale is written under it). */
 static int usable(const struct entry *e, int64_t now)
 {
-	return e->cur && e->cur->loaded && now >= e->cur->from && now <= e->cur->until;
+	return e->cur && e->cur->loaded && !e->stale && now >= e->cur->from &&
+	       now <= e->cur->until;
 }
 
 /* Refresh at 3/4 of the remaining time, no later than margin before the end,
@@ -209,6 +225,22 @@ static int64_t collateral_expiry(const struct dcap_collateral *c)
 	return x - 1 < end ? x - 1 : end;
 }
 
+/* The tcbEvaluationDataNumber of the TCB info and of the QE identity. */
+static int eval_numbers(const struct dcap_collateral *c, uint32_t *tcb, uint32_t *qe,
+			struct err *err)
+{
+	struct dcap_tcb_info t;
+	struct dcap_qe_identity q;
+	TRY(collateral_parse_tcb_info((const char *)c->tcb_info.p, c->tcb_info.len, &t, err));
+	*tcb = t.tcb_evaluation_data_number;
+	collateral_tcb_info_free(&t);
+	TRY(collateral_parse_qe_identity((const char *)c->qe_identity.p, c->qe_identity.len, &q,
+					 err));
+	*qe = q.tcb_evaluation_data_number;
+	collateral_qe_identity_free(&q);
+	return 0;
+}
+
 /* Loads p->col at `now`. A collateral that does not load keeps p->loaded NULL
  * and the window [0, collateral_expiry]; *why says why. */
 static int snap_load(const struct collateral_source *s, struct snap *p, int64_t now,
@@ -216,7 +248,9 @@ static int snap_load(const struct collateral_source *s, struct snap *p, int64_t 
 {
 	if (dcap_load_collateral(s->v, &p->col, now, &p->loaded, why) == 0) {
 		dcap_loaded_window(p->loaded, &p->from, &p->until);
-		return 0;
+		if (eval_numbers(&p->col, &p->tcb_eval, &p->qe_eval, why) == 0)
+			return 0;
+		dcap_loaded_release(p->loaded); /* cannot happen: it just parsed */
 	}
 	p->loaded = NULL;
 	p->from = 0;
@@ -333,6 +367,7 @@ static void install(struct collateral_source *s, struct entry *e, struct snap *p
 {
 	snap_unref(e->cur);
 	e->cur = p;
+	e->stale = 0;
 	e->failures = 0;
 	e->backoff = 0;
 	e->fail_until = 0;
@@ -358,6 +393,91 @@ static void note_failure(struct collateral_source *s, struct entry *e, int64_t t
 	e->gen++;
 }
 
+/* ---- rollback protection ------------------------------------------------------ */
+
+/* Under s->mu: whether p is below the marks (the rollback message in *err). */
+static int marks_check(const struct collateral_source *s, const struct entry *e,
+		       const struct snap *p, struct err *err)
+{
+	if (!p->loaded)
+		return 0; /* never usable, so never counted */
+	return collateral_marks_check(&s->marks, e->key.fmspc, p->tcb_eval, p->qe_eval, err);
+}
+
+/* Under s->mu, after marks rose: collateral other entries hold that is now
+ * below a mark (the other CA type of the FMSPC; every entry, for the QE
+ * identity) is no longer handed out and is refreshed at once. */
+static void supersede(struct collateral_source *s, const struct entry *except)
+{
+	struct err why;
+	char fm[13];
+	for (size_t i = 0; i < s->n; i++) {
+		struct entry *x = s->e[i];
+		if (x == except || !x->cur || x->stale || marks_check(s, x, x->cur, &why) == 0)
+			continue;
+		collateral_fmspc_hex(&x->key, fm);
+		log_warn("collateral superseded by a newer tcbEvaluationDataNumber, refreshing "
+			 "fmspc=%s ca=%s error=\"%s\"",
+			 fm, collateral_source_ca_name(x->key.ca), why.msg);
+		x->stale = 1;
+		x->refresh_at = now_clock(s);
+		s->kicked = 1;
+		pthread_cond_signal(&s->wake);
+	}
+}
+
+/* Under s->mu: the rollback rule for verified collateral p about to become e's:
+ * refused when below a mark (equal passes), else the marks rise to it. */
+static int admit(struct collateral_source *s, struct entry *e, const struct snap *p,
+		 struct err *err)
+{
+	if (!p->loaded)
+		return 0;
+	TRY(marks_check(s, e, p, err));
+	int raised = collateral_marks_raise(&s->marks, e->key.fmspc, p->tcb_eval, p->qe_eval, err);
+	if (raised < 0)
+		return -1;
+	if (raised) {
+		s->marks_dirty = 1;
+		supersede(s, e);
+	}
+	return 0;
+}
+
+/* Writes the marks file when marks rose since the last write (not under s->mu;
+ * blocking: fsync). A failed write keeps the marks in memory, in force, and
+ * is retried on the next refresh pass. */
+static void marks_flush(struct collateral_source *s)
+{
+	struct collateral_marks copy;
+	struct err e = {{0}};
+	if (!s->cache_dir[0])
+		return;
+	pthread_mutex_lock(&s->marks_write_mu);
+	pthread_mutex_lock(&s->mu);
+	int dirty = s->marks_dirty;
+	int copied = dirty && collateral_marks_copy(&copy, &s->marks) == 0;
+	if (copied)
+		s->marks_dirty = 0;
+	pthread_mutex_unlock(&s->mu);
+	if (copied && collateral_marks_write(s->cache_dir, &copy, &e) == 0) {
+		log_info("collateral rollback marks saved dir=%s file=%s fmspcs=%zu qe_identity=%u",
+			 s->cache_dir, COLLATERAL_MARKS_FILE, copy.n, copy.qe);
+	} else if (dirty) {
+		if (copied) {
+			pthread_mutex_lock(&s->mu);
+			s->marks_dirty = 1;
+			pthread_mutex_unlock(&s->mu);
+		}
+		log_warn("collateral rollback marks not saved; they stay in force in memory and "
+			 "the write is retried dir=%s file=%s error=\"%s\"",
+			 s->cache_dir, COLLATERAL_MARKS_FILE, copied ? e.msg : "out of memory");
+	}
+	if (copied)
+		collateral_marks_free(&copy);
+	pthread_mutex_unlock(&s->marks_write_mu);
+}
+
 /* The fail-closed message for an entry not usable at `now` (under s->mu or
  * by the fetching thread). */
 static int closed(const struct collateral_source *s, const struct entry *e, int64_t now,
@@ -373,6 +493,11 @@ static int closed(const struct collateral_source *s, const struct entry *e, int6
 	fmt_time(p->until, until);
 	fmt_time(p->from, from);
 	fmt_time(p->fetched_at, fetched);
+	if (e->stale)
+		return err_set(err,
+			       "collateral for FMSPC %s (%s CA) was superseded by collateral with a "
+			       "newer tcbEvaluationDataNumber, and none as new from %s: %s",
+			       fm, ca, s->origin, why);
 	if (p->loaded && now < p->from)
 		return err_set(err,
 			       "collateral for FMSPC %s (%s CA) is not valid before %s (fetched "
@@ -473,25 +598,34 @@ static int fill(struct collateral_source *s, struct entry *e, int64_t now, const
 {
 	struct snap *p = NULL;
 	struct collateral_raw r;
-	struct err why;
+	struct err why, refused = {{0}};
 	char fm[13], until[32];
 	const char *ca = collateral_source_ca_name(e->key.ca);
 	int64_t t = now_clock(s);
+	int rc;
 
 	collateral_fmspc_hex(&e->key, fm);
 	if (s->cache_dir[0]) {
 		int d = disk_read(s, &e->key, now, &p, &why);
 		if (d == 0) {
 			pthread_mutex_lock(&s->mu);
-			install(s, e, p, t);
-			s->stats.disk_loads++;
+			rc = admit(s, e, p, &refused);
+			if (rc == 0) {
+				install(s, e, p, t);
+				s->stats.disk_loads++;
+			}
 			pthread_mutex_unlock(&s->mu);
-			fmt_time(p->until, until);
-			log_info("collateral loaded from cache fmspc=%s ca=%s valid_until=%s", fm,
-				 ca, until);
-			return 0;
-		}
-		if (d < 0 && p && !e->cur) {
+			if (rc == 0) {
+				marks_flush(s);
+				fmt_time(p->until, until);
+				log_info("collateral loaded from cache fmspc=%s ca=%s valid_until=%s",
+					 fm, ca, until);
+				return 0;
+			}
+			log_warn("collateral cache file refused fmspc=%s ca=%s error=\"%s\"", fm, ca,
+				 refused.msg);
+			snap_unref(p);
+		} else if (d < 0 && p && !e->cur) {
 			/* expired on disk: keep it, for the message and the refresh */
 			pthread_mutex_lock(&s->mu);
 			install(s, e, p, t);
@@ -508,28 +642,45 @@ static int fill(struct collateral_source *s, struct entry *e, int64_t now, const
 	pthread_mutex_lock(&s->mu);
 	int cooling = e->fail_until && t < e->fail_until;
 	snprintf(why.msg, sizeof why.msg, "%s", e->last_err);
+	if (cooling) {
+		rc = closed(s, e, now, why.msg, err);
+		pthread_mutex_unlock(&s->mu);
+		return rc;
+	}
 	pthread_mutex_unlock(&s->mu);
-	if (cooling)
-		return closed(s, e, now, why.msg, err);
 	if (pck_pem && pck_chain_gate(s, pck_pem, pck_len, err) < 0)
 		return -1;
 
-	if (fetch_snap(s, &e->key, now, &p, &r, &why) < 0) {
-		pthread_mutex_lock(&s->mu);
+	rc = fetch_snap(s, &e->key, now, &p, &r, &why);
+	pthread_mutex_lock(&s->mu);
+	if (rc == 0 && admit(s, e, p, &why) < 0) {
+		err_wrap(&why, "collateral from %s refused", s->origin);
+		snap_unref(p);
+		rc = -1;
+	}
+	if (rc < 0) {
+		if (refused.msg[0]) {
+			/* say why the cached copy was not used either */
+			char both[ERR_MAX];
+			snprintf(both, sizeof both, "%.560s; the cached copy was refused: %.420s",
+				 why.msg, refused.msg);
+			memcpy(why.msg, both, sizeof why.msg);
+		}
 		note_failure(s, e, t, r.retry_after, &why);
+		rc = closed(s, e, now, why.msg, err);
 		pthread_mutex_unlock(&s->mu);
 		collateral_raw_free(&r);
 		log_warn("collateral fetch failed fmspc=%s ca=%s origin=%s error=\"%s\"", fm, ca,
 			 s->origin, why.msg);
-		return closed(s, e, now, why.msg, err);
+		return rc;
 	}
-	pthread_mutex_lock(&s->mu);
 	install(s, e, p, t);
 	s->stats.fetches++;
 	pthread_mutex_unlock(&s->mu);
 	fmt_time(p->until, until);
 	log_info("collateral fetched fmspc=%s ca=%s origin=%s root_crl_route=%s valid_until=%s", fm,
 		 ca, s->origin, p->root_crl_from_cdp ? "distribution-point" : "pccs", until);
+	marks_flush(s);
 	write_through(s, &e->key, &r, p);
 	collateral_raw_free(&r);
 	return 0;
@@ -679,6 +830,13 @@ static void fill_from_disk(struct collateral_source *s, struct entry *e, int64_t
 			 collateral_source_ca_name(e->key.ca), why.msg);
 	}
 	pthread_mutex_lock(&s->mu);
+	if (p && d == 0 && admit(s, e, p, &why) < 0) {
+		collateral_fmspc_hex(&e->key, fm);
+		log_warn("collateral cache file refused fmspc=%s ca=%s error=\"%s\"", fm,
+			 collateral_source_ca_name(e->key.ca), why.msg);
+		snap_unref(p);
+		p = NULL;
+	}
 	if (p && (d == 0 || !e->cur)) {
 		install(s, e, p, now_clock(s));
 		if (d == 0)
@@ -688,6 +846,11 @@ static void fill_from_disk(struct collateral_source *s, struct entry *e, int64_t
 	}
 	e->fetching = 0;
 	pthread_cond_broadcast(&s->done);
+	if (s->marks_dirty) {
+		/* the request path does no writes: the refresher saves the marks */
+		s->kicked = 1;
+		pthread_cond_signal(&s->wake);
+	}
 }
 
 static int get_cached_impl(struct collateral_source *s, const struct collateral_source_key *key,
@@ -803,10 +966,19 @@ static void refresh_one(struct collateral_source *s, struct entry *e, int64_t t)
 	int rc = fetch_snap(s, &e->key, t, &p, &r, &why);
 
 	pthread_mutex_lock(&s->mu);
+	/* never trade what we hold for collateral that ends sooner, unless it is
+	 * newer collateral (a higher tcbEvaluationDataNumber: a TCB recovery) */
+	int take = rc == 0 && (!usable(e, t) || p->until >= e->cur->until ||
+			       p->tcb_eval > e->cur->tcb_eval || p->qe_eval > e->cur->qe_eval);
+	if (rc == 0 && (take ? admit(s, e, p, &why) : marks_check(s, e, p, &why)) < 0) {
+		err_wrap(&why, "collateral from %s refused", s->origin);
+		snap_unref(p);
+		p = NULL;
+		rc = -1;
+	}
 	if (rc == 0) {
 		s->stats.fetches++;
-		/* never trade what we hold for collateral that ends sooner */
-		if (!usable(e, t) || p->until >= e->cur->until) {
+		if (take) {
 			install(s, e, p, t);
 			installed = 1;
 		} else {
@@ -822,15 +994,17 @@ static void refresh_one(struct collateral_source *s, struct entry *e, int64_t t)
 		fmt_time(e->cur ? e->cur->until : 0, until);
 		fmt_time(e->refresh_at, retry);
 	}
-	int expired = rc < 0 && e->cur && t > e->cur->until;
+	int expired = rc < 0 && e->cur && (e->stale || t > e->cur->until);
 	int held = e->cur != NULL, first = e->failures == 1;
 	pthread_mutex_unlock(&s->mu);
 
 	if (rc == 0) {
 		log_info("collateral refreshed fmspc=%s ca=%s origin=%s valid_until=%s%s", fm, ca,
 			 s->origin, until, installed ? "" : " kept=older-but-longer");
-		if (installed)
+		if (installed) {
+			marks_flush(s);
 			write_through(s, &e->key, &r, p);
+		}
 	} else if (!held) {
 		log_warn("collateral fetch %sfailed; quotes of this platform are refused "
 			 "fmspc=%s ca=%s origin=%s next_try=%s error=\"%s\"",
@@ -870,6 +1044,7 @@ int collateral_source_refresh_due(struct collateral_source *s, int64_t t)
 	for (size_t i = 0; i < k; i++)
 		refresh_one(s, due[i], t);
 	free(due);
+	marks_flush(s); /* marks raised by the request path's disk loads */
 	return (int)k;
 }
 
@@ -948,6 +1123,11 @@ static void preload(struct collateral_source *s)
 		pthread_mutex_unlock(&s->mu);
 		int rc = disk_read(s, &key, t, &p, &why);
 		pthread_mutex_lock(&s->mu);
+		if (p && rc == 0 && admit(s, e, p, &why) < 0) {
+			snap_unref(p);
+			p = NULL;
+			rc = -1;
+		}
 		if (p) {
 			install(s, e, p, t);
 			if (rc == 0)
@@ -964,6 +1144,7 @@ static void preload(struct collateral_source *s)
 				 de->d_name, why.msg);
 	}
 	closedir(d);
+	marks_flush(s);
 }
 
 int collateral_source_start(struct collateral_source *s, struct err *err)
@@ -1012,6 +1193,24 @@ void collateral_source_kick(struct collateral_source *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* The cache directory decides which collateral and which rollback marks the
+ * KMS starts with, so nobody but its owner may write there. */
+static int cache_dir_check(const char *dir, struct err *err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return err_set(err, "stat: %s", strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return err_set(err, "not a directory");
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return err_set(err,
+			       "writable by its group or by others (mode %04o): they could replace "
+			       "cached collateral or the rollback marks; make it 0750 or stricter "
+			       "(chmod go-w)",
+			       (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
 struct collateral_source *collateral_source_new(const struct collateral_source_opts *o,
 						const struct dcap_verifier *v, struct err *err)
 {
@@ -1026,6 +1225,8 @@ struct collateral_source *collateral_source_new(const struct collateral_source_o
 		return NULL;
 	}
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->marks_write_mu, NULL);
+	collateral_marks_init(&s->marks);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->done, &ca);
@@ -1075,10 +1276,20 @@ struct collateral_source *collateral_source_new(const struct collateral_source_o
 			goto fail;
 		}
 		snprintf(s->cache_dir, sizeof s->cache_dir, "%s", o->cache_dir);
-		if (fs_mkdir_p(s->cache_dir, 0755, err) < 0) {
+		if (fs_mkdir_p(s->cache_dir, 0750, err) < 0 || cache_dir_check(s->cache_dir, err) < 0) {
 			err_wrap(err, "collateral cache directory %s", s->cache_dir);
 			goto fail;
 		}
+		int mr = collateral_marks_read(s->cache_dir, &s->marks, err);
+		if (mr < 0)
+			goto fail;
+		if (mr > 0)
+			log_info("collateral rollback marks: none yet dir=%s file=%s", s->cache_dir,
+				 COLLATERAL_MARKS_FILE);
+		else
+			log_info("collateral rollback marks loaded dir=%s file=%s fmspcs=%zu "
+				 "qe_identity=%u",
+				 s->cache_dir, COLLATERAL_MARKS_FILE, s->marks.n, s->marks.qe);
 	}
 	return s;
 fail:
@@ -1092,6 +1303,7 @@ void collateral_source_free(struct collateral_source *s)
 	if (!s)
 		return;
 	collateral_source_stop(s);
+	marks_flush(s); /* marks raised on the request path since the last pass */
 	for (size_t i = 0; s->e && i < s->n; i++)
 		entry_free(s->e[i]);
 	free(s->e);
@@ -1100,6 +1312,8 @@ void collateral_source_free(struct collateral_source *s)
 		collateral_pccs_cleanup(&s->pccs);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
+	collateral_marks_free(&s->marks);
+	pthread_mutex_destroy(&s->marks_write_mu);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -1115,6 +1329,7 @@ int collateral_source_info(struct collateral_source *s, const struct collateral_
 		out->usable = usable(e, now);
 		out->next_refresh = e->refresh_at;
 		out->failures = e->failures;
+		snprintf(out->last_error, sizeof out->last_error, "%s", e->last_err);
 		if (e->cur) {
 			out->fetched_at = e->cur->fetched_at;
 			out->valid_from = e->cur->from;

@@ -61,7 +61,9 @@ struct collateral_source_opts {
 	 * its CRL distribution point and to check a PCK chain before fetching. */
 	const uint8_t *anchor_der;
 	size_t anchor_len;
-	/* Cache directory (created 0755 if missing); NULL or "" = memory only. */
+	/* Cache directory (created 0750 if missing; refused when writable by its
+	 * group or others); NULL or "" = memory only. It also holds the rollback
+	 * marks, tcb-eval-marks.json (without it they are kept in memory only). */
 	const char *cache_dir;
 	const char *ca_file;	   /* TLS trust store for the PCCS (PEM file); NULL = system */
 	const char *proxy;	   /* NULL = no proxy */
@@ -92,7 +94,16 @@ struct collateral_source_opts {
 struct collateral_source;
 
 /* The verifier is borrowed: it must outlive the source. Nothing is fetched
- * here; the cache directory is created if missing (failure is an error). */
+ * here; the cache directory is created if missing (failure is an error) and
+ * its rollback marks file is read: an unreadable or corrupt one is an error
+ * naming the file (the marks are never reset silently).
+ *
+ * Rollback protection: collateral whose TCB info tcbEvaluationDataNumber is
+ * below the highest accepted before for its FMSPC, or whose QE identity
+ * number is below the highest QE identity number accepted before, is refused
+ * ("collateral rollback: ..."), from the PCCS and from the cache directory
+ * alike; equal numbers pass. The marks rise only when collateral that
+ * verified is installed. A refused PCCS answer is not written to the cache. */
 struct collateral_source *collateral_source_new(const struct collateral_source_opts *o,
 						const struct dcap_verifier *v, struct err *err);
 /* Stops the refresh thread (if running) and frees everything. */
@@ -148,6 +159,7 @@ struct collateral_source_info {
 	int from_disk;	       /* loaded from the cache directory */
 	int64_t failures;      /* consecutive failed fetches */
 	char origin[256];      /* scheme://host:port it came from, or "file" */
+	char last_error[ERR_MAX]; /* why the last fetch failed or was refused; "" = none */
 };
 int collateral_source_info(struct collateral_source *s, const struct collateral_source_key *key,
 			   int64_t now, struct collateral_source_info *out);

@@ -11,6 +11,7 @@
  * spec: kms-protocol §4, §4.4, §11, §11.1.
  */
 #include "kms/auth.h"
+#include "kms/auth_internal.h"
 
 #include "net/http_client.h"
 #include "util/buf.h"
@@ -53,7 +54,7 @@ struct app_rule {
 	struct device_rule dev;
 };
 
-struct policy {
+struct auth_policy {
 	char *gateway_app_id;
 	char *kms_contract_addr;
 	char *app_implementation;
@@ -92,7 +93,7 @@ struct auth {
 	/* static */
 	char *static_path;
 	pthread_mutex_t policy_lock;
-	struct policy *policy;
+	struct auth_policy *policy;
 	struct file_sig loaded;
 	struct file_sig failed; /* last version that failed to load (logged once) */
 	int have_failed;
@@ -108,7 +109,7 @@ static void strlist_free(struct strlist *l)
 	l->n = 0;
 }
 
-static void policy_free(struct policy *p)
+void auth_policy_free(struct auth_policy *p)
 {
 	if (!p)
 		return;
@@ -241,7 +242,7 @@ static int parse_chain_id(json_t *root, uint64_t *out, struct err *err)
 	return err_set(err, "chainId must be a non-negative integer");
 }
 
-static int policy_parse(const char *text, size_t len, struct policy **out, struct err *err)
+int auth_policy_parse(const char *text, size_t len, struct auth_policy **out, struct err *err)
 {
 	static const char *const default_tcb[] = {"UpToDate"};
 	json_error_t jerr;
@@ -249,7 +250,7 @@ static int policy_parse(const char *text, size_t len, struct policy **out, struc
 	if (!root)
 		return err_set(err, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
 			       jerr.text);
-	struct policy *p = calloc(1, sizeof *p);
+	struct auth_policy *p = calloc(1, sizeof *p);
 	int rc = -1;
 	if (!p) {
 		err_set(err, "out of memory");
@@ -324,17 +325,17 @@ static int policy_parse(const char *text, size_t len, struct policy **out, struc
 	p = NULL;
 	rc = 0;
 out:
-	policy_free(p);
+	auth_policy_free(p);
 	json_decref(root);
 	return rc;
 }
 
-static int policy_load(const char *path, struct policy **out, struct err *err)
+static int policy_load(const char *path, struct auth_policy **out, struct err *err)
 {
 	struct buf text = BUF_INIT;
 	int rc = fs_read_file(path, AUTH_POLICY_FILE_MAX, &text, err);
 	if (rc == 0)
-		rc = policy_parse((const char *)text.p, text.len, out, err);
+		rc = auth_policy_parse((const char *)text.p, text.len, out, err);
 	buf_free(&text);
 	if (rc < 0)
 		return err_wrap(err, "static auth policy %s", path);
@@ -378,7 +379,7 @@ static void policy_refresh(struct auth *a)
 	sig_of(&st, &sig);
 	if (sig_eq(&sig, &a->loaded) || (a->have_failed && sig_eq(&sig, &a->failed)))
 		return;
-	struct policy *p = NULL;
+	struct auth_policy *p = NULL;
 	struct err e;
 	if (policy_load(a->static_path, &p, &e) < 0) {
 		log_err(
@@ -388,7 +389,7 @@ static void policy_refresh(struct auth *a)
 		a->have_failed = 1;
 		return;
 	}
-	policy_free(a->policy);
+	auth_policy_free(a->policy);
 	a->policy = p;
 	a->loaded = sig;
 	a->have_failed = 0;
@@ -410,8 +411,8 @@ static void decide(struct auth_decision *d, int allowed, const char *reason, con
 }
 
 /* spec: kms-protocol §11.1 — auth-simple's exact order and reason strings. */
-static int static_decide(const struct policy *p, const struct boot_info *bi, int is_kms,
-			 struct auth_decision *d, struct err *err)
+int auth_policy_decide(const struct auth_policy *p, const struct boot_info *bi, int is_kms,
+		       struct auth_decision *d, struct err *err)
 {
 	struct buf v = BUF_INIT, dev = BUF_INIT;
 	const char *gw = p->gateway_app_id;
@@ -501,31 +502,24 @@ static void pool_put(struct auth *a, struct http_client *c)
 
 /* The first 512 bytes of a body for an error message: cut at a UTF-8
  * boundary, control bytes shown as '.' so the message stays one line. */
-static void short_body(const struct buf *body, char *out, size_t outlen)
+static void short_body(const uint8_t *body, size_t len, char *out, size_t outlen)
 {
-	size_t n = body->len < AUTH_SHORT_BODY ? body->len : AUTH_SHORT_BODY;
+	size_t n = len < AUTH_SHORT_BODY ? len : AUTH_SHORT_BODY;
 	if (n >= outlen)
 		n = outlen - 1;
-	if (n < body->len)
-		while (n > 0 && (body->p[n] & 0xc0) == 0x80)
+	if (n < len)
+		while (n > 0 && (body[n] & 0xc0) == 0x80)
 			n--;
 	for (size_t i = 0; i < n; i++) {
-		uint8_t c = body->p[i];
+		uint8_t c = body[i];
 		out[i] = (char)((c < 0x20 || c == 0x7f) ? '.' : c);
 	}
 	out[n] = '\0';
 }
 
-/* A decoded 2xx webhook answer, with what error messages quote of it. */
-struct wh_answer {
-	json_t *root; /* a JSON object */
-	char status[64];
-	char body[AUTH_SHORT_BODY + 1];
-};
-
-/* One webhook exchange; on success ans->root holds the decoded JSON object. */
+/* One webhook exchange; on success *resp holds the answer (any status). */
 static int webhook_call(struct auth *a, const char *url, const struct buf *body,
-			struct wh_answer *ans, struct err *err)
+			struct http_response *resp, struct err *err)
 {
 	static const struct http_header json_ct[] = {{"Content-Type", "application/json"}};
 	struct http_request req = {
@@ -539,39 +533,50 @@ static int webhook_call(struct auth *a, const char *url, const struct buf *body,
 	    .timeout_ms = a->timeout_ms,
 	    .max_response_bytes = AUTH_MAX_RESPONSE,
 	};
-	struct http_response resp;
 	struct err e;
-	memset(ans, 0, sizeof *ans);
+	memset(resp, 0, sizeof *resp);
 	struct http_client *c = pool_get(a, &e);
 	if (!c)
 		return err_set(err, "auth api %s: %s", a->origin, e.msg);
-	int rc = http_client_do(c, &req, &resp, &e);
+	int rc = http_client_do(c, &req, resp, &e);
 	pool_put(a, c);
 	if (rc < 0) {
 		/* e.msg already starts with the origin: "auth api http://h:p unreachable: ..." */
 		err_set(err, "auth api %s", e.msg);
-		http_response_free(&resp);
+		http_response_free(resp);
 		return -1;
 	}
-	http_status_text(resp.status, ans->status, sizeof ans->status);
-	short_body(&resp.body, ans->body, sizeof ans->body);
-	if (resp.status < 200 || resp.status > 299) {
-		err_set(err, "auth api %s returned %s: %s", a->origin, ans->status, ans->body);
-		http_response_free(&resp);
-		return -1;
-	}
+	return 0;
+}
+
+/* A decoded 2xx webhook answer, with what error messages quote of it. */
+struct wh_answer {
+	json_t *root; /* a JSON object */
+	const char *origin;
+	char status[64];
+	char body[AUTH_SHORT_BODY + 1];
+};
+
+/* A webhook answer as received; on success ans->root holds the JSON object. */
+static int answer_decode(const char *origin, long status, const uint8_t *body, size_t len,
+			 struct wh_answer *ans, struct err *err)
+{
+	memset(ans, 0, sizeof *ans);
+	ans->origin = origin;
+	http_status_text(status, ans->status, sizeof ans->status);
+	short_body(body, len, ans->body, sizeof ans->body);
+	if (status < 200 || status > 299)
+		return err_set(err, "auth api %s returned %s: %s", origin, ans->status, ans->body);
 	json_error_t jerr;
 	/* serde rejects duplicate fields; so do we. */
-	ans->root =
-	    json_loadb((const char *)resp.body.p, resp.body.len, JSON_REJECT_DUPLICATES, &jerr);
-	http_response_free(&resp);
+	ans->root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
 	const char *why = NULL;
 	if (!ans->root)
 		why = jerr.text;
 	else if (!json_is_object(ans->root))
 		why = "expected a JSON object";
 	if (why) {
-		err_set(err, "failed to decode response from %s, status=%s, body=%s: %s", a->origin,
+		err_set(err, "failed to decode response from %s, status=%s, body=%s: %s", origin,
 			ans->status, ans->body, why);
 		json_decref(ans->root);
 		ans->root = NULL;
@@ -580,11 +585,10 @@ static int webhook_call(struct auth *a, const char *url, const struct buf *body,
 	return 0;
 }
 
-static int decode_error(struct auth *a, const struct wh_answer *ans, struct err *err,
-			const char *why)
+static int decode_error(const struct wh_answer *ans, struct err *err, const char *why)
 {
-	return err_set(err, "failed to decode response from %s, status=%s, body=%s: %s", a->origin,
-		       ans->status, ans->body, why);
+	return err_set(err, "failed to decode response from %s, status=%s, body=%s: %s",
+		       ans->origin, ans->status, ans->body, why);
 }
 
 /* Copies a string that must fit; for reason-like text use copy_cut. */
@@ -609,49 +613,61 @@ static void copy_cut(char *dst, size_t cap, const char *s)
 	dst[n] = '\0';
 }
 
-static int webhook_check(struct auth *a, const struct boot_info *bi, int is_kms,
-			 struct auth_decision *out, struct err *err)
+int auth_webhook_decode_decision(const char *origin, long status, const uint8_t *body, size_t len,
+				 struct auth_decision *out, struct err *err)
 {
-	struct buf body = BUF_INIT;
-	TRY(boot_info_to_json(bi, &body, err));
 	struct wh_answer ans;
-	int rc = webhook_call(a, is_kms ? a->kms_url : a->app_url, &body, &ans, err);
-	buf_free(&body);
-	TRY(rc);
+	TRY(answer_decode(origin, status, body, len, &ans, err));
 	json_t *root = ans.root;
 	json_t *allowed = json_object_get(root, "isAllowed");
 	json_t *gw = json_object_get(root, "gatewayAppId");
 	json_t *reason = json_object_get(root, "reason");
-	rc = -1;
+	int rc = -1;
 	if (!allowed)
-		decode_error(a, &ans, err, "missing field `isAllowed`");
+		decode_error(&ans, err, "missing field `isAllowed`");
 	else if (!json_is_boolean(allowed))
-		decode_error(a, &ans, err, "`isAllowed` must be a boolean");
+		decode_error(&ans, err, "`isAllowed` must be a boolean");
 	else if (!gw)
-		decode_error(a, &ans, err, "missing field `gatewayAppId`");
+		decode_error(&ans, err, "missing field `gatewayAppId`");
 	else if (!json_is_string(gw))
-		decode_error(a, &ans, err, "`gatewayAppId` must be a string");
+		decode_error(&ans, err, "`gatewayAppId` must be a string");
 	else if (!reason)
-		decode_error(a, &ans, err, "missing field `reason`");
+		decode_error(&ans, err, "missing field `reason`");
 	else if (!json_is_string(reason))
-		decode_error(a, &ans, err, "`reason` must be a string");
+		decode_error(&ans, err, "`reason` must be a string");
 	else if (copy_bounded(out->gateway_app_id, sizeof out->gateway_app_id,
 			      json_string_value(gw)) < 0)
-		decode_error(a, &ans, err, "`gatewayAppId` is too long");
+		decode_error(&ans, err, "`gatewayAppId` is too long");
 	else
 		rc = 0;
 	if (rc == 0) {
 		out->allowed = json_is_true(allowed);
 		copy_cut(out->reason, sizeof out->reason, json_string_value(reason));
-		log_debug("auth webhook decision url=%s route=%s allowed=%d", a->origin,
-			  is_kms ? "kms" : "app", out->allowed);
 	}
 	json_decref(root);
 	return rc;
 }
 
-static int info_string(struct auth *a, const struct wh_answer *ans, const char *key, int required,
-		       char *dst, size_t cap, int *present, struct err *err)
+static int webhook_check(struct auth *a, const struct boot_info *bi, int is_kms,
+			 struct auth_decision *out, struct err *err)
+{
+	struct buf body = BUF_INIT;
+	struct http_response resp;
+	TRY(boot_info_to_json(bi, &body, err));
+	int rc = webhook_call(a, is_kms ? a->kms_url : a->app_url, &body, &resp, err);
+	buf_free(&body);
+	TRY(rc);
+	rc = auth_webhook_decode_decision(a->origin, resp.status, resp.body.p, resp.body.len, out,
+					  err);
+	http_response_free(&resp);
+	if (rc == 0)
+		log_debug("auth webhook decision url=%s route=%s allowed=%d", a->origin,
+			  is_kms ? "kms" : "app", out->allowed);
+	return rc;
+}
+
+static int info_string(const struct wh_answer *ans, const char *key, int required, char *dst,
+		       size_t cap, int *present, struct err *err)
 {
 	json_t *v = json_object_get(ans->root, key);
 	if (present)
@@ -661,52 +677,63 @@ static int info_string(struct auth *a, const struct wh_answer *ans, const char *
 			return 0;
 		char why[96];
 		snprintf(why, sizeof why, "missing field `%s`", key);
-		return decode_error(a, ans, err, why);
+		return decode_error(ans, err, why);
 	}
 	char why[96];
 	if (!json_is_string(v)) {
 		snprintf(why, sizeof why, "`%s` must be a string", key);
-		return decode_error(a, ans, err, why);
+		return decode_error(ans, err, why);
 	}
 	if (dst && copy_bounded(dst, cap, json_string_value(v)) < 0) {
 		snprintf(why, sizeof why, "`%s` is too long", key);
-		return decode_error(a, ans, err, why);
+		return decode_error(ans, err, why);
 	}
 	if (present)
 		*present = 1;
 	return 0;
 }
 
-static int webhook_info(struct auth *a, struct auth_info *out, struct err *err)
+int auth_webhook_decode_info(const char *origin, long status, const uint8_t *body, size_t len,
+			     struct auth_info *out, struct err *err)
 {
 	struct wh_answer ans;
-	TRY(webhook_call(a, a->url, NULL, &ans, err)); /* spec §11: GET <url> exactly */
+	TRY(answer_decode(origin, status, body, len, &ans, err));
 	json_t *root = ans.root;
 	int rc = -1, has_url = 0;
-	TRY_OUT(info_string(a, &ans, "status", 1, NULL, 0, NULL, err)); /* required, not checked */
-	TRY_OUT(info_string(a, &ans, "kmsContractAddr", 1, out->kms_contract_addr,
+	TRY_OUT(info_string(&ans, "status", 1, NULL, 0, NULL, err)); /* required, not checked */
+	TRY_OUT(info_string(&ans, "kmsContractAddr", 1, out->kms_contract_addr,
 			    sizeof out->kms_contract_addr, NULL, err));
-	TRY_OUT(info_string(a, &ans, "gatewayAppId", 1, out->gateway_app_id,
+	TRY_OUT(info_string(&ans, "gatewayAppId", 1, out->gateway_app_id,
 			    sizeof out->gateway_app_id, NULL, err));
 	json_t *chain = json_object_get(root, "chainId");
 	if (!chain) {
-		decode_error(a, &ans, err, "missing field `chainId`");
+		decode_error(&ans, err, "missing field `chainId`");
 		goto out;
 	}
 	if (!json_is_integer(chain) || json_integer_value(chain) < 0) {
-		decode_error(a, &ans, err, "`chainId` must be an unsigned integer");
+		decode_error(&ans, err, "`chainId` must be an unsigned integer");
 		goto out;
 	}
 	out->chain_id = (uint64_t)json_integer_value(chain);
-	TRY_OUT(info_string(a, &ans, "appImplementation", 1, out->app_implementation,
+	TRY_OUT(info_string(&ans, "appImplementation", 1, out->app_implementation,
 			    sizeof out->app_implementation, NULL, err));
-	TRY_OUT(info_string(a, &ans, "ethRpcUrl", 0, out->eth_rpc_url, sizeof out->eth_rpc_url,
+	TRY_OUT(info_string(&ans, "ethRpcUrl", 0, out->eth_rpc_url, sizeof out->eth_rpc_url,
 			    &has_url, err));
 	out->has_contract_info = 1;
 	out->has_eth_rpc_url = has_url && out->eth_rpc_url[0] != '\0';
 	rc = 0;
 out:
 	json_decref(root);
+	return rc;
+}
+
+static int webhook_info(struct auth *a, struct auth_info *out, struct err *err)
+{
+	struct http_response resp;
+	TRY(webhook_call(a, a->url, NULL, &resp, err)); /* spec §11: GET <url> exactly */
+	int rc =
+	    auth_webhook_decode_info(a->origin, resp.status, resp.body.p, resp.body.len, out, err);
+	http_response_free(&resp);
 	return rc;
 }
 
@@ -828,7 +855,7 @@ void auth_free(struct auth *a)
 	free(a->kms_url);
 	free(a->dev_gateway_app_id);
 	free(a->static_path);
-	policy_free(a->policy);
+	auth_policy_free(a->policy);
 	pthread_mutex_destroy(&a->pool_lock);
 	pthread_mutex_destroy(&a->policy_lock);
 	free(a);
@@ -858,7 +885,7 @@ int auth_check(struct auth *a, const struct boot_info *bi, int is_kms, struct au
 	case AUTH_TYPE_STATIC: {
 		pthread_mutex_lock(&a->policy_lock);
 		policy_refresh(a);
-		int rc = static_decide(a->policy, bi, is_kms, out, err);
+		int rc = auth_policy_decide(a->policy, bi, is_kms, out, err);
 		pthread_mutex_unlock(&a->policy_lock);
 		if (rc < 0)
 			memset(out, 0, sizeof *out);
@@ -886,7 +913,7 @@ int auth_get_info(struct auth *a, struct auth_info *out, struct err *err)
 	case AUTH_TYPE_STATIC: {
 		pthread_mutex_lock(&a->policy_lock);
 		policy_refresh(a);
-		const struct policy *p = a->policy;
+		const struct auth_policy *p = a->policy;
 		int rc = 0;
 		if (copy_bounded(out->gateway_app_id, sizeof out->gateway_app_id,
 				 p->gateway_app_id) < 0 ||

@@ -54,6 +54,10 @@ static const struct key_def KEYS[] = {
     {"rpc.tls.certs", K_STR, F(rpc_tls_certs)},
     {"rpc.tls.mutual.ca_certs", K_STR, F(rpc_mutual_ca_certs)},
     {"rpc.tls.mutual.mandatory", K_BOOL, F(rpc_mutual_mandatory)},
+    {"rpc.max_connections", K_INT, F(max_connections)},
+    {"rpc.max_connections_per_client", K_INT, F(max_connections_per_client)},
+    {"rpc.header_timeout", K_TIMEOUT_MS, F(header_timeout_ms)},
+    {"rpc.read_timeout", K_TIMEOUT_MS, F(read_timeout_ms)},
     {"core.cert_dir", K_STR, F(cert_dir)},
     {"core.subject_postfix", K_STR, F(subject_postfix)},
     {"core.site_name", K_STR, F(site_name)},
@@ -143,6 +147,10 @@ void config_defaults(struct kms_config *c)
 	copy_str(c->rpc_mutual_ca_certs, sizeof c->rpc_mutual_ca_certs,
 		 "/etc/kms/certs/tmp-ca.crt");
 	c->rpc_mutual_mandatory = 0;
+	c->max_connections = 4096;
+	c->max_connections_per_client = 64;
+	c->header_timeout_ms = 10000;
+	c->read_timeout_ms = 30000;
 	copy_str(c->cert_dir, sizeof c->cert_dir, "/etc/kms/certs");
 	copy_str(c->subject_postfix, sizeof c->subject_postfix, ".dstack");
 	c->enforce_self_authorization = 1;

@@ -44,6 +44,11 @@ struct kms_config {
 	int rpc_mutual_mandatory;
 	struct method_limit limits[CFG_MAX_LIMITS];
 	size_t nlimits;
+	/* extension: admission limits of the listeners (net/http_server.h) */
+	int max_connections;		/* 0 = 4096 */
+	int max_connections_per_client; /* 0 = 64 */
+	uint64_t header_timeout_ms;	/* headers (and TLS handshake) due within */
+	uint64_t read_timeout_ms;	/* the whole request due within */
 
 	/* [core] */
 	char cert_dir[CFG_STR];

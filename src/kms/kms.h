@@ -38,5 +38,7 @@ int kms_attestation_init(struct kms *k, struct err *err);
 void kms_attestation_free(struct kms *k);
 /* http_handler_fn for the main listener (ud = struct kms *). */
 void kms_main_handler(void *ud, const struct http_req *req, struct http_resp *resp);
+/* The admission limits of every KMS listener, from [rpc] (0 = the default). */
+struct http_server_limits kms_listener_limits(const struct kms_config *c);
 
 #endif

@@ -1,11 +1,23 @@
 /*
  * listener.c — routes of the main HTTPS listener (kms-protocol §2.6):
  * /prpc/<method> to the KMS service, GET /health, GET /metrics (when
- * enabled), 404 otherwise; every response carries X-App-Version.
+ * enabled), 404 otherwise; every response carries X-App-Version. Also the
+ * admission limits that every KMS listener (RPC, onboard, admin) takes
+ * from [rpc].
  */
 #include "kms/kms.h"
 
 #include <string.h>
+
+struct http_server_limits kms_listener_limits(const struct kms_config *c)
+{
+	return (struct http_server_limits){
+	    .max_connections = c->max_connections,
+	    .max_connections_per_client = c->max_connections_per_client,
+	    .header_timeout_ms = (long)c->header_timeout_ms,
+	    .read_timeout_ms = (long)c->read_timeout_ms,
+	};
+}
 
 void kms_main_handler(void *ud, const struct http_req *req, struct http_resp *resp)
 {

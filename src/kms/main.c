@@ -6,6 +6,7 @@
  */
 #include "audit/audit.h"
 #include "crypto/cert.h"
+#include "kms/admin.h"
 #include "kms/bootstrap.h"
 #include "kms/guest_agent.h"
 #include "kms/kms.h"
@@ -212,6 +213,7 @@ int main(int argc, char **argv)
 	struct err err;
 	err_clear(&err);
 	struct http_server *srv = NULL;
+	struct admin *admin = NULL;
 	int rc = 1;
 
 	/* before any key is read: no core dump may hold this process's memory */
@@ -335,7 +337,8 @@ int main(int argc, char **argv)
 	    .workers = k.cfg.workers,
 	    .timeout_s = k.cfg.keep_alive > 0 ? k.cfg.keep_alive : 10,
 	    .max_headers = 64 * 1024,
-	    .max_body = (size_t)(max_body * 2 + (1u << 20)),
+	    .max_body = (size_t)(max_body + (1u << 20)),
+	    .limits = kms_listener_limits(&k.cfg),
 	    .tls = &tls,
 	    .handler = kms_main_handler,
 	    .ud = &k,
@@ -355,6 +358,8 @@ int main(int argc, char **argv)
 	snprintf(status, sizeof status, "serving: the KMS RPC on %s:%d", k.cfg.rpc_address,
 		 http_server_port(srv));
 	service_ready(status);
+	if (k.cfg.admin_enabled && !(admin = admin_start(&k, &err)))
+		goto fail;
 	log_auth(&k.cfg);
 	for (size_t i = 0; i < k.service.nmethods; i++)
 		log_debug("  /prpc/%s", k.service.methods[i].name);
@@ -367,6 +372,7 @@ int main(int argc, char **argv)
 fail:
 	log_err("dstack-kms: %s", err.msg);
 done:
+	admin_stop(admin);
 	http_server_stop(srv);
 	workpool_free(k.pool);
 	audit_close(k.audit);

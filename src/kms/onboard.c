@@ -615,6 +615,7 @@ int onboard_run(struct kms *k, const sigset_t *sigs, int *sig, struct err *err)
 	    .handler = handler,
 	    .ud = &o,
 	    .server_name = "onboard",
+	    .limits = kms_listener_limits(&k->cfg),
 	    .drain_max_ms = ONBOARD_DEADLINE_MS,
 	    .strict_path = 1,
 	};

@@ -14,10 +14,23 @@
  * request; its completion is posted back to the loop that owns the
  * connection, and a per-request timer answers if the work overruns its
  * deadline. Never logs request bodies.
+ *
+ * Admission (http_server.h): the bufferevent callback that evhttp calls
+ * for each accepted connection registers a `struct conn` and activates its
+ * timer, which runs in the same loop pass before any byte of the connection
+ * is read: it reads the peer address, takes a slot in the server-wide
+ * table of connections per address (one mutex, fixed size) or closes the
+ * connection at once. The same timer then enforces the header and whole-
+ * request deadlines; an input-buffer callback notes a request's first byte
+ * and the blank line that ends its headers, and the request handler stops
+ * the clock. libevent 2.1 has no hook at request creation, so the header
+ * end is found by this scan rather than by evhttp's parser; a disagreement
+ * only moves a request from the header deadline to the (later) request one.
  */
 #include "net/http_server.h"
 
 #include "util/log.h"
+#include "util/ratelog.h"
 #include "util/secret.h"
 
 #include <event2/buffer.h>
@@ -32,7 +45,10 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -41,7 +57,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+struct conn;
+
 struct worker {
+	struct conn *conns;	 /* every tracked connection of this loop */
+	struct conn **chash;	 /* evhttp connection -> conn, chained */
+	size_t chash_mask;
 	pthread_mutex_t mu; /* guards dead against late completions */
 	int dead;	    /* the loop is gone: completions are dropped */
 	int pending;	    /* deferred requests not yet finished (loop thread) */
@@ -72,7 +93,19 @@ struct http_server {
 	long long drain_until_ms;
 	int listen_fd;
 	char name[32];
+	struct admission *adm;
+	long header_timeout_ms, read_timeout_ms;
+	_Atomic unsigned long long n_open, n_refused_global, n_refused_client, n_header_cut,
+	    n_read_cut;
+	struct ratelog refuse_log, cut_log;
 };
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static pthread_once_t g_evthread_once = PTHREAD_ONCE_INIT;
 
@@ -85,13 +118,15 @@ static void evthread_init(void)
 struct req_ctx {
 	struct evhttp_request *evreq;
 	struct worker *w;
+	struct conn *cn; /* NULL for an untracked connection (out of memory) */
 	struct http_deferred *deferred;
 };
 
 struct http_deferred {
 	struct worker *w;
 	struct evhttp_request *evreq; /* NULL once replied or the connection closed */
-	struct evhttp_connection *conn;
+	struct evhttp_connection *conn; /* closecb is ours only when cn is NULL */
+	struct conn *cn;
 	struct http_req req;
 	char *path, *query, *content_type, *remote_ip;
 	uint8_t *body;
@@ -100,6 +135,465 @@ struct http_deferred {
 	struct event *timer;
 	struct req_ctx *ctx; /* while the deferring handler runs */
 };
+
+/* ---- admission: connection caps ------------------------------------------------ */
+
+/* A client address: IPv4 as ::ffff:a.b.c.d, IPv6 by its /64 (a host gets a
+ * whole /64, so one address per connection would evade the cap). */
+struct addr_key {
+	uint8_t b[16];
+};
+
+struct addr_entry {
+	struct addr_key key;
+	int count;
+	uint32_t next; /* index + 1 of the next entry in the chain or free list */
+};
+
+/* Open connections in all, and per address, for one server. Each counted
+ * connection holds one reference on one entry, so at most max entries are
+ * ever in use and the table never grows. The hash is keyed per server so a
+ * client cannot aim its addresses at one chain. */
+struct admission {
+	pthread_mutex_t mu;
+	int open, max, per_client;
+	uint32_t nbuckets; /* power of two */
+	uint32_t *buckets; /* index + 1 of a chain head, 0 = empty */
+	struct addr_entry *e;
+	uint32_t free_head;
+	uint64_t k0, k1;
+};
+
+enum admit_result { ADMIT_OK, ADMIT_OVER_GLOBAL, ADMIT_OVER_CLIENT };
+
+static struct admission *admission_new(int max, int per_client)
+{
+	struct admission *a = calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	a->max = max;
+	a->per_client = per_client;
+	a->nbuckets = 16;
+	while (a->nbuckets < (uint32_t)max)
+		a->nbuckets *= 2;
+	a->buckets = calloc(a->nbuckets, sizeof *a->buckets);
+	a->e = calloc((size_t)max, sizeof *a->e);
+	uint64_t k[2];
+	if (!a->buckets || !a->e || RAND_bytes((unsigned char *)k, sizeof k) != 1 ||
+	    pthread_mutex_init(&a->mu, NULL) != 0) {
+		free(a->buckets);
+		free(a->e);
+		free(a);
+		return NULL;
+	}
+	a->k0 = k[0];
+	a->k1 = k[1];
+	for (int i = 0; i < max; i++)
+		a->e[i].next = i + 1 < max ? (uint32_t)i + 2 : 0;
+	a->free_head = 1;
+	return a;
+}
+
+static void admission_free(struct admission *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_destroy(&a->mu);
+	free(a->buckets);
+	free(a->e);
+	free(a);
+}
+
+static uint32_t addr_hash(const struct admission *a, const struct addr_key *k)
+{
+	uint64_t x, y;
+	memcpy(&x, k->b, 8);
+	memcpy(&y, k->b + 8, 8);
+	uint64_t h = (x ^ a->k0) * 0x9E3779B97F4A7C15ull;
+	h ^= (y ^ a->k1) * 0xC2B2AE3D27D4EB4Full;
+	h ^= h >> 31;
+	h *= 0x94D049BB133111EBull;
+	h ^= h >> 29;
+	return (uint32_t)h & (a->nbuckets - 1);
+}
+
+/* Counts a connection from k, or says which cap it is over. *slot is the
+ * entry to release (index + 1). */
+static enum admit_result admission_acquire(struct admission *a, const struct addr_key *k,
+					   uint32_t *slot, int *count)
+{
+	enum admit_result r = ADMIT_OK;
+	pthread_mutex_lock(&a->mu);
+	uint32_t h = addr_hash(a, k), i = a->buckets[h];
+	while (i && memcmp(&a->e[i - 1].key, k, sizeof *k) != 0)
+		i = a->e[i - 1].next;
+	if (a->open >= a->max) {
+		r = ADMIT_OVER_GLOBAL;
+		*count = a->open;
+	} else if (i && a->e[i - 1].count >= a->per_client) {
+		r = ADMIT_OVER_CLIENT;
+		*count = a->e[i - 1].count;
+	} else {
+		if (!i) { /* open < max, so a free entry exists */
+			i = a->free_head;
+			a->free_head = a->e[i - 1].next;
+			a->e[i - 1] = (struct addr_entry){.key = *k, .next = a->buckets[h]};
+			a->buckets[h] = i;
+		}
+		a->e[i - 1].count++;
+		a->open++;
+		*slot = i;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return r;
+}
+
+static void admission_release(struct admission *a, uint32_t slot)
+{
+	pthread_mutex_lock(&a->mu);
+	struct addr_entry *e = &a->e[slot - 1];
+	a->open--;
+	if (--e->count == 0) {
+		uint32_t *pp = &a->buckets[addr_hash(a, &e->key)];
+		while (*pp && *pp != slot)
+			pp = &a->e[*pp - 1].next;
+		if (*pp)
+			*pp = e->next;
+		e->next = a->free_head;
+		a->free_head = slot;
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* The key of a peer address, and its text for logs; -1 for another family. */
+static int addr_key_of(const struct sockaddr_storage *ss, struct addr_key *k, char *ip,
+		       size_t iplen)
+{
+	memset(k, 0, sizeof *k);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *v4 = (const struct sockaddr_in *)ss;
+		k->b[10] = k->b[11] = 0xff;
+		memcpy(k->b + 12, &v4->sin_addr, 4);
+		inet_ntop(AF_INET, &v4->sin_addr, ip, (socklen_t)iplen);
+		return 0;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &v6->sin6_addr, ip, (socklen_t)iplen);
+		if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr))
+			memcpy(k->b, &v6->sin6_addr, 16);
+		else
+			memcpy(k->b, &v6->sin6_addr, 8);
+		return 0;
+	}
+	return -1;
+}
+
+/* ---- admission: one tracked connection ----------------------------------------- */
+
+enum conn_phase {
+	PH_NEW,	    /* accepted, not yet admitted */
+	PH_HEADERS, /* a request started: its headers are due */
+	PH_BODY,    /* headers in: the rest of the request is due */
+	PH_WAITING, /* the request is complete: the handler answers */
+	PH_IDLE,    /* answered; a keep-alive connection waits for the next one */
+};
+
+struct conn {
+	struct worker *w;
+	struct bufferevent *bev;
+	struct evhttp_connection *evcon; /* set once admitted */
+	struct event *timer;		 /* admission, then the deadlines */
+	struct evbuffer_cb_entry *in_cb;
+	struct conn *hnext;	  /* the worker's hash chain */
+	struct conn *prev, *next; /* the worker's list */
+	uint32_t slot;		  /* admission entry (index + 1) while counted */
+	enum conn_phase phase;
+	long long start_ms; /* accept, or the first byte of a later request */
+	int line_len;	    /* header scan: bytes on the current line */
+	int seen_line;	    /* header scan: a non-empty line was seen */
+	struct http_deferred *deferred;
+	char ip[INET6_ADDRSTRLEN];
+};
+
+static size_t chash_of(const struct worker *w, const struct evhttp_connection *evcon)
+{
+	return (size_t)(((uint64_t)(uintptr_t)evcon * 0x9E3779B97F4A7C15ull) >> 32) &
+	       w->chash_mask;
+}
+
+static struct conn *conn_find(struct worker *w, struct evhttp_connection *evcon)
+{
+	struct conn *c = w->chash ? w->chash[chash_of(w, evcon)] : NULL;
+	while (c && c->evcon != evcon)
+		c = c->hnext;
+	return c;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct worker *w = c->w;
+	if (c->evcon) {
+		struct conn **pp = &w->chash[chash_of(w, c->evcon)];
+		while (*pp && *pp != c)
+			pp = &(*pp)->hnext;
+		if (*pp)
+			*pp = c->hnext;
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->timer)
+		event_free(c->timer);
+	free(c);
+}
+
+/* The connection is going away (evhttp closes it, or we are about to):
+ * give back its slot and detach everything that points at it. */
+static void conn_release(struct conn *c)
+{
+	struct http_server *s = c->w->srv;
+	if (c->deferred) {
+		c->deferred->evreq = NULL;
+		c->deferred->cn = NULL;
+		c->deferred = NULL;
+	}
+	if (c->in_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->in_cb);
+	if (c->evcon)
+		evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+	if (c->slot) {
+		admission_release(s->adm, c->slot);
+		atomic_fetch_sub(&s->n_open, 1);
+	}
+	conn_free(c);
+}
+
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	conn_release(arg);
+}
+
+/* We close it: no callback of it may run afterwards. */
+static void conn_close(struct conn *c)
+{
+	struct evhttp_connection *evcon = c->evcon;
+	conn_release(c);
+	evhttp_connection_free(evcon);
+}
+
+static void conn_arm(struct conn *c, long long deadline_ms)
+{
+	long long left = deadline_ms - now_ms();
+	if (left < 1)
+		left = 1;
+	struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+	event_add(c->timer, &tv);
+}
+
+static void request_begin(struct conn *c, long long t)
+{
+	c->phase = PH_HEADERS;
+	c->start_ms = t;
+	c->line_len = 0;
+	c->seen_line = 0;
+	conn_arm(c, t + c->w->srv->header_timeout_ms);
+}
+
+/* Scans the last n bytes of the input for the blank line that ends the
+ * headers (evhttp's lines end in LF, an optional CR before it). */
+static void scan_headers(struct conn *c, struct evbuffer *in, size_t n)
+{
+	size_t len = evbuffer_get_length(in);
+	size_t off = n < len ? len - n : 0;
+	struct evbuffer_ptr pos;
+	while (off < len && evbuffer_ptr_set(in, &pos, off, EVBUFFER_PTR_SET) == 0) {
+		struct evbuffer_iovec v[8];
+		int nv = evbuffer_peek(in, (ev_ssize_t)(len - off), &pos, v, 8);
+		if (nv <= 0)
+			return;
+		for (int i = 0; i < nv && i < 8 && off < len; i++) {
+			const unsigned char *p = v[i].iov_base;
+			size_t l = v[i].iov_len < len - off ? v[i].iov_len : len - off;
+			for (size_t j = 0; j < l; j++) {
+				if (p[j] == '\r')
+					continue;
+				if (p[j] != '\n') {
+					c->line_len++;
+					continue;
+				}
+				if (c->line_len == 0 && c->seen_line) {
+					c->phase = PH_BODY;
+					conn_arm(c, c->start_ms + c->w->srv->read_timeout_ms);
+					return;
+				}
+				c->seen_line |= c->line_len > 0;
+				c->line_len = 0;
+			}
+			off += l;
+		}
+	}
+}
+
+/* Bytes arrived (evbuffer callbacks run before evhttp reads them). */
+static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	if (!info->n_added)
+		return;
+	if (c->phase == PH_IDLE)
+		request_begin(c, now_ms());
+	if (c->phase == PH_HEADERS)
+		scan_headers(c, in, info->n_added);
+}
+
+/* The answer is out: a keep-alive connection may begin its next request
+ * (with bytes already waiting, when pipelined). */
+static void on_reply_sent(struct evhttp_request *req, void *arg)
+{
+	(void)req;
+	struct conn *c = arg;
+	c->phase = PH_IDLE;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	if (evbuffer_get_length(in)) {
+		request_begin(c, now_ms());
+		scan_headers(c, in, evbuffer_get_length(in));
+	}
+}
+
+static void log_refusal(struct http_server *s, const struct conn *c, enum admit_result r,
+			int count)
+{
+	unsigned long dropped;
+	if (!ratelog_allow(&s->refuse_log, 10000, &dropped))
+		return;
+	log_warn("%s server: refused a connection from %s: %d connections %s, the cap "
+		 "(%lu more refused without a line in the last 10 s)",
+		 s->name, c->ip, count, r == ADMIT_OVER_GLOBAL ? "open" : "from this address",
+		 dropped);
+}
+
+static void admit(struct conn *c)
+{
+	struct http_server *s = c->w->srv;
+	void *arg = NULL;
+	/* evhttp's callbacks on the bufferevent carry its connection; it is
+	 * NULL when evhttp dropped the connection while setting it up */
+	bufferevent_getcb(c->bev, NULL, NULL, NULL, &arg);
+	struct evhttp_connection *evcon = arg;
+	if (evcon && evhttp_connection_get_bufferevent(evcon) != c->bev)
+		evcon = NULL;
+	struct bufferevent *bev = c->bev;
+	if (!evcon) {
+		conn_free(c);
+		bufferevent_decref(bev);
+		return;
+	}
+	bufferevent_decref(bev); /* evhttp's reference keeps it from here */
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	struct addr_key key;
+	int fd = bufferevent_getfd(bev);
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    addr_key_of(&ss, &key, c->ip, sizeof c->ip) < 0) {
+		conn_free(c);
+		evhttp_connection_free(evcon);
+		return;
+	}
+	int count = 0;
+	enum admit_result r = admission_acquire(s->adm, &key, &c->slot, &count);
+	if (r != ADMIT_OK) {
+		atomic_fetch_add(r == ADMIT_OVER_GLOBAL ? &s->n_refused_global
+							: &s->n_refused_client,
+				 1);
+		log_refusal(s, c, r, count);
+		conn_free(c);
+		evhttp_connection_free(evcon); /* nothing was read or written */
+		return;
+	}
+	atomic_fetch_add(&s->n_open, 1);
+	c->evcon = evcon;
+	struct worker *w = c->w;
+	size_t h = chash_of(w, evcon);
+	c->hnext = w->chash[h];
+	w->chash[h] = c;
+	evhttp_connection_set_closecb(evcon, on_conn_close, c);
+	c->in_cb = evbuffer_add_cb(bufferevent_get_input(bev), on_input, c);
+	request_begin(c, c->start_ms);
+}
+
+/* A deadline passed: close without an answer (mid-handshake or mid-request
+ * there is nothing sensible to say). */
+static void cut(struct conn *c)
+{
+	struct http_server *s = c->w->srv;
+	int hdr = c->phase == PH_HEADERS;
+	atomic_fetch_add(hdr ? &s->n_header_cut : &s->n_read_cut, 1);
+	unsigned long dropped;
+	if (ratelog_allow(&s->cut_log, 10000, &dropped))
+		log_warn("%s server: closed a connection from %s: %s not complete within %ld ms "
+			 "(%lu more closed without a line in the last 10 s)",
+			 s->name, c->ip, hdr ? "request headers" : "request",
+			 hdr ? s->header_timeout_ms : s->read_timeout_ms, dropped);
+	conn_close(c);
+}
+
+static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct conn *c = arg;
+	if (c->phase == PH_NEW)
+		admit(c);
+	else if (c->phase == PH_HEADERS || c->phase == PH_BODY)
+		cut(c);
+}
+
+/* evhttp's bufferevent factory, called once per accepted connection before
+ * its descriptor is attached: the connection is registered here and
+ * admitted by its timer, which fires in this loop pass before any read. */
+static struct bufferevent *make_bev(struct event_base *base, void *arg)
+{
+	struct worker *w = arg;
+	struct http_server *s = w->srv;
+	struct bufferevent *bev;
+	if (s->ctx) {
+		SSL *ssl = SSL_new(s->ctx);
+		if (!ssl)
+			return NULL;
+		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						     BEV_OPT_CLOSE_ON_FREE);
+	} else {
+		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (!bev)
+		return NULL;
+	struct conn *c = calloc(1, sizeof *c);
+	if (c)
+		c->timer = evtimer_new(base, on_conn_timer, c);
+	if (!c || !c->timer) {
+		/* out of memory: served untracked rather than not at all */
+		free(c);
+		return bev;
+	}
+	c->w = w;
+	c->bev = bev;
+	c->phase = PH_NEW;
+	c->start_ms = now_ms();
+	snprintf(c->ip, sizeof c->ip, "?");
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	/* our reference keeps bev valid until admit(), whatever evhttp does */
+	bufferevent_incref(bev);
+	event_active(c->timer, EV_TIMEOUT, 1);
+	return bev;
+}
 
 const char *http_req_header(const struct http_req *r, const char *name)
 {
@@ -254,7 +748,14 @@ static void on_request(struct evhttp_request *req, void *arg)
 	    .impl = req,
 	};
 	r.peer_cert_chained = chained;
-	struct req_ctx ctx = {.evreq = req, .w = w};
+	/* the request is complete: its deadlines stop, the answer is ours */
+	struct conn *cn = conn ? conn_find(w, conn) : NULL;
+	if (cn) {
+		event_del(cn->timer);
+		cn->phase = PH_WAITING;
+		evhttp_request_set_on_complete_cb(req, on_reply_sent, cn);
+	}
+	struct req_ctx ctx = {.evreq = req, .w = w, .cn = cn};
 	r.impl = &ctx;
 	struct http_resp resp = {.status = 500, .content_type = "text/plain"};
 	if (path)
@@ -317,8 +818,9 @@ static void deferred_free(struct http_deferred *d)
 	free(d);
 }
 
-/* The connection went away before the reply: never touch its request again. */
-static void on_conn_close(struct evhttp_connection *conn, void *arg)
+/* The connection went away before the reply: never touch its request again
+ * (untracked connections only; conn_release does it for tracked ones). */
+static void on_deferred_close(struct evhttp_connection *conn, void *arg)
 {
 	(void)conn;
 	struct http_deferred *d = arg;
@@ -331,8 +833,11 @@ static void deferred_reply(struct http_deferred *d, struct http_resp *r)
 {
 	if (!d->evreq)
 		return;
-	if (d->conn)
+	if (d->cn)
+		d->cn->deferred = NULL;
+	else if (d->conn)
 		evhttp_connection_set_closecb(d->conn, NULL, NULL);
+	d->cn = NULL;
 	send_resp(d->evreq, r);
 	d->evreq = NULL;
 	d->conn = NULL;
@@ -397,8 +902,12 @@ struct http_deferred *http_defer(const struct http_req *req, struct http_resp *t
 	timeout_resp->content_type = "text/plain";
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	event_add(d->timer, &tv);
-	if (d->conn)
-		evhttp_connection_set_closecb(d->conn, on_conn_close, d);
+	if (c->cn) {
+		d->cn = c->cn;
+		d->cn->deferred = d;
+	} else if (d->conn) {
+		evhttp_connection_set_closecb(d->conn, on_deferred_close, d);
+	}
 	c->deferred = d;
 	d->ctx = c;
 	c->w->pending++;
@@ -432,7 +941,9 @@ void http_deferred_cancel(struct http_deferred *d, struct http_resp *resp)
 {
 	if (d->ctx)
 		d->ctx->deferred = NULL;
-	if (d->conn)
+	if (d->cn)
+		d->cn->deferred = NULL;
+	else if (d->conn)
 		evhttp_connection_set_closecb(d->conn, NULL, NULL);
 	buf_free(&resp->body);
 	*resp = d->timeout_resp;
@@ -440,16 +951,6 @@ void http_deferred_cancel(struct http_deferred *d, struct http_resp *resp)
 	d->w->pending--;
 	d->evreq = NULL;
 	deferred_free(d);
-}
-
-static struct bufferevent *tls_bev(struct event_base *base, void *arg)
-{
-	struct http_server *s = arg;
-	SSL *ssl = SSL_new(s->ctx);
-	if (!ssl)
-		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
 }
 
 /* Index of the NULL-terminated OID list in the SSL_CTX's ex data. */
@@ -716,8 +1217,12 @@ static int bind_worker(struct http_server *s, struct worker *w, const struct htt
 	evhttp_set_max_headers_size(w->http, o->max_headers ? o->max_headers : 64 * 1024);
 	evhttp_set_max_body_size(w->http, o->max_body ? o->max_body : 16 * 1024 * 1024);
 	evhttp_set_gencb(w->http, on_request, w);
-	if (s->ctx)
-		evhttp_set_bevcb(w->http, tls_bev, s);
+	evhttp_set_bevcb(w->http, make_bev, w);
+	w->chash_mask = 15;
+	while (w->chash_mask + 1 < (size_t)s->adm->max)
+		w->chash_mask = w->chash_mask * 2 + 1;
+	if (!(w->chash = calloc(w->chash_mask + 1, sizeof *w->chash)))
+		return err_set(err, "%s server: out of memory", s->name);
 	w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
 	w->drain_ev = event_new(w->base, -1, 0, on_drain, w);
 	if (pthread_mutex_init(&w->mu, NULL) != 0 || !w->stop_ev || !w->drain_ev)
@@ -763,11 +1268,23 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct e
 	s->on_tick = o->on_tick;
 	s->drain_max_ms = o->drain_max_ms > 0 ? o->drain_max_ms : DRAIN_MS;
 	s->strict_path = o->strict_path;
+	const struct http_server_limits *l = &o->limits;
+	int maxc = l->max_connections > 0 ? l->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS;
+	int perc = l->max_connections_per_client > 0 ? l->max_connections_per_client
+						      : HTTP_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+	s->header_timeout_ms =
+	    l->header_timeout_ms > 0 ? l->header_timeout_ms : HTTP_DEFAULT_HEADER_TIMEOUT_MS;
+	s->read_timeout_ms =
+	    l->read_timeout_ms > 0 ? l->read_timeout_ms : HTTP_DEFAULT_READ_TIMEOUT_MS;
+	s->refuse_log = (struct ratelog)RATELOG_INIT;
+	s->cut_log = (struct ratelog)RATELOG_INIT;
 	s->n = o->workers > 0 ? o->workers : 1;
 	s->port = o->port;
 	s->listen_fd = -1;
 	s->w = calloc((size_t)s->n, sizeof *s->w);
-	if (!s->w) {
+	s->adm = s->w ? admission_new(maxc, perc < maxc ? perc : maxc) : NULL;
+	if (!s->adm) {
+		free(s->w);
 		free(s);
 		err_set(err, "out of memory");
 		return NULL;
@@ -829,7 +1346,18 @@ void http_server_stop(struct http_server *s)
 			pthread_mutex_unlock(&w->mu);
 		}
 		if (w->http)
-			evhttp_free(w->http);
+			evhttp_free(w->http); /* closes every admitted connection */
+		while (w->conns) {
+			/* not admitted yet (or not told of its close) */
+			struct conn *c = w->conns;
+			struct bufferevent *bev = c->phase == PH_NEW ? c->bev : NULL;
+			if (c->slot)
+				admission_release(s->adm, c->slot);
+			conn_free(c);
+			if (bev)
+				bufferevent_decref(bev);
+		}
+		free(w->chash);
 		if (w->stop_ev)
 			event_free(w->stop_ev);
 		if (w->drain_ev)
@@ -848,6 +1376,16 @@ void http_server_stop(struct http_server *s)
 			free_oids(SSL_CTX_get_ex_data(s->ctx, g_accept_idx));
 		SSL_CTX_free(s->ctx);
 	}
+	admission_free(s->adm);
 	free(s->w);
 	free(s);
+}
+
+void http_server_stats(const struct http_server *s, struct http_server_stats *out)
+{
+	out->open = atomic_load(&s->n_open);
+	out->refused_global = atomic_load(&s->n_refused_global);
+	out->refused_per_client = atomic_load(&s->n_refused_client);
+	out->header_timeouts = atomic_load(&s->n_header_cut);
+	out->read_timeouts = atomic_load(&s->n_read_cut);
 }

@@ -8,8 +8,17 @@
  * handler must never block: work that waits (network, fsync) is deferred
  * with http_defer and finished from another thread (the blocking pool),
  * with a deadline after which the loop answers on its own. Body size is
- * enforced by the caller (the library's own limit is only a higher
- * backstop).
+ * enforced by the caller below max_body; a Content-Length above max_body is
+ * refused (413) as soon as the headers are in, before any body is read.
+ *
+ * Admission limits (http_server_limits) apply to every listener: a global
+ * and a per-client-address connection cap, checked right after accept (a
+ * connection over a cap is closed before any TLS handshake or read), and
+ * two deadlines per request that a client trickling bytes cannot stretch:
+ * the headers (TLS handshake included) and the whole request must each be
+ * complete within a fixed time of the request's first byte (of accept, for
+ * the first request). Refusals and cut-offs are counted and logged at most
+ * once per 10 s with the number suppressed.
  */
 #ifndef NET_HTTP_SERVER_H
 #define NET_HTTP_SERVER_H
@@ -63,13 +72,38 @@ struct http_server_tls {
 	const char *const *accept_ext_oids;
 };
 
+/* 0 in any field: the default. */
+struct http_server_limits {
+	int max_connections; /* open connections, all workers (default 4096) */
+	/* per client address, IPv6 by /64 (default 64, at most max_connections) */
+	int max_connections_per_client;
+	long header_timeout_ms; /* request line and headers complete (default 10000) */
+	long read_timeout_ms;	/* the whole request read (default 30000) */
+};
+
+#define HTTP_DEFAULT_MAX_CONNECTIONS 4096
+#define HTTP_DEFAULT_MAX_CONNECTIONS_PER_CLIENT 64
+#define HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
+#define HTTP_DEFAULT_READ_TIMEOUT_MS 30000
+
+struct http_server_stats {
+	unsigned long long open;		/* connections open now */
+	unsigned long long refused_global;	/* over max_connections */
+	unsigned long long refused_per_client;	/* over max_connections_per_client */
+	unsigned long long header_timeouts;	/* cut at the header deadline */
+	unsigned long long read_timeouts;	/* cut at the whole-request deadline */
+};
+
 struct http_server_opts {
 	const char *address;
 	int port;			   /* 0: pick a free port (see http_server_port) */
 	int workers;			   /* event-loop threads */
-	int timeout_s;			   /* read/write timeout per connection */
+	int timeout_s;			   /* inactivity timeout per connection */
 	size_t max_headers;		   /* header bytes */
-	size_t max_body;		   /* library backstop; handlers enforce the real limit */
+	/* hard cap: a larger Content-Length is refused before its body is read
+	 * (413, connection closed); handlers enforce their own, lower limits */
+	size_t max_body;
+	struct http_server_limits limits;
 	const struct http_server_tls *tls; /* NULL: plain HTTP */
 	http_handler_fn handler;
 	void *ud;
@@ -112,6 +146,8 @@ void http_deferred_cancel(struct http_deferred *d, struct http_resp *resp);
  * then serve on worker threads. */
 struct http_server *http_server_start(const struct http_server_opts *o, struct err *err);
 int http_server_port(const struct http_server *s);
+/* Counters since start (any thread). */
+void http_server_stats(const struct http_server *s, struct http_server_stats *out);
 /* Stop accepting, finish the event loops and join the threads. */
 void http_server_stop(struct http_server *s);
 

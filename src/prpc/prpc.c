@@ -14,6 +14,7 @@
 #include "kms_rpc.pb-c.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/ratelog.h"
 #include "util/secret.h"
 #include "util/utf8.h"
 #include "util/workpool.h"
@@ -167,6 +168,10 @@ static const struct prpc_method *resolve(const struct prpc_service *s, const cha
 	return NULL;
 }
 
+/* Failed and refused requests: lines a client can cause at will. */
+static struct ratelog g_fail_log = RATELOG_INIT;
+static struct ratelog g_busy_log = RATELOG_INIT;
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -277,9 +282,17 @@ done:
 		s->post_dispatch(s->svc, &call);
 	free_request(request, json);
 	arena_free(&call);
-	if (resp->status != 200)
-		log_info("rpc error method=%s status=%d error=\"%s\"", m ? m->name : "-",
-			 resp->status, err.msg);
+	unsigned long dropped;
+	/* a client decides how often this happens: one line per second */
+	if (resp->status != 200 && ratelog_allow(&g_fail_log, 1000, &dropped)) {
+		if (dropped)
+			log_info("rpc error method=%s status=%d error=\"%s\" (%lu similar lines "
+				 "suppressed)",
+				 m ? m->name : "-", resp->status, err.msg, dropped);
+		else
+			log_info("rpc error method=%s status=%d error=\"%s\"", m ? m->name : "-",
+				 resp->status, err.msg);
+	}
 	if (s->observe)
 		s->observe(s->svc, m ? m->name : NULL, resp->status, now_s() - t0);
 }
@@ -345,7 +358,10 @@ void prpc_handle(const struct prpc_service *s, const struct http_req *req, struc
 		 PRPC_BUSY_PREFIX ": all %zu blocking workers are in use; retry later",
 		 st.max_threads);
 	prpc_error_response(json, msg, resp);
-	log_warn("rpc refused method=%s reason=busy", m->name);
+	unsigned long dropped;
+	if (ratelog_allow(&g_busy_log, 1000, &dropped))
+		log_warn("rpc refused method=%s reason=busy (%lu similar lines suppressed)",
+			 m->name, dropped);
 	if (s->observe)
 		s->observe(s->svc, m->name, resp->status, 0);
 }

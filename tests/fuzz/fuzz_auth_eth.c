@@ -12,6 +12,7 @@
 #include "abi/abi.h"
 #include "abi/authreq.h"
 #include "abi/jsonrpc.h"
+#include "util/utf8.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -31,7 +32,7 @@ static void inside(const struct abi_bytes *s, const uint8_t *p, size_t n)
 {
 	if (s->len && (s->p < p || s->p + s->len > p + n))
 		abort();
-	if (!abi_utf8_valid(s->p, s->len))
+	if (!utf8_valid(s->p, s->len))
 		abort();
 }
 
@@ -109,7 +110,7 @@ static void returns(const uint8_t *p, size_t n)
 	abi_decode_address(p, n, addr, &err);
 	abi_parse_address((const char *)p, n, addr, &err);
 	struct buf out = BUF_INIT, clean = BUF_INIT;
-	if (authreq_utf8_sanitize(p, n, &clean) < 0 || !abi_utf8_valid(clean.p, clean.len))
+	if (authreq_utf8_sanitize(p, n, &clean) < 0 || !utf8_valid(clean.p, clean.len))
 		abort();
 	if (authreq_json_string(&out, clean.p, clean.len) < 0)
 		abort();

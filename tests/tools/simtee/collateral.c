@@ -48,7 +48,9 @@ const char SIM_COLLATERAL_OPTS_HELP[] =
     "  --bad-qeid-sig          qe_identity edited after signing\n"
     "  --with-pck-chain        add pck_certificate_chain\n"
     "  --tee-tcb-svn HEX       platform TEE_TCB_SVN the levels are built for (default: PKI)\n"
-    "  --qe-isvsvn N           QE ISVSVN the QE levels are built for (default: PKI)\n";
+    "  --qe-isvsvn N           QE ISVSVN the QE levels are built for (default: PKI)\n"
+    "  --tcb-eval-number N     tcbEvaluationDataNumber of TCB info and QE identity (18)\n"
+    "  --qe-tcb-eval-number N  the same for the QE identity only\n";
 
 static const char *const COLLATERAL_HELP_HEAD =
     "usage: simtee collateral --pki DIR --out FILE (--now T | --issue-date T --next-update T)\n"
@@ -177,6 +179,22 @@ int sim_collateral_opt(struct sim_args *a, struct sim_collateral_spec *s, struct
 		s->have_tee_tcb_svn = 1;
 		return 1;
 	}
+	if ((r = sim_opt_val(a, "--tcb-eval-number", &v, err)) != 0) {
+		uint64_t u;
+		if (r < 0 || sim_parse_u64(v, 0xffffffffu, &u, err) < 0)
+			return err_wrap(err, "--tcb-eval-number");
+		s->tcb_eval = (uint32_t)u;
+		s->have_tcb_eval = 1;
+		return 1;
+	}
+	if ((r = sim_opt_val(a, "--qe-tcb-eval-number", &v, err)) != 0) {
+		uint64_t u;
+		if (r < 0 || sim_parse_u64(v, 0xffffffffu, &u, err) < 0)
+			return err_wrap(err, "--qe-tcb-eval-number");
+		s->qe_eval = (uint32_t)u;
+		s->have_qe_eval = 1;
+		return 1;
+	}
 	if ((r = sim_opt_val(a, "--qe-isvsvn", &v, err)) != 0) {
 		uint64_t u;
 		if (r < 0 || sim_parse_u64(v, 65535, &u, err) < 0)
@@ -289,10 +307,11 @@ static int tcb_info_json(const struct sim_pki *p, const struct sim_collateral_sp
 	if (buf_printf(b,
 		       "{\"id\":\"TDX\",\"version\":3,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
 		       "\"fmspc\":\"%s\",\"pceId\":\"%02X%02X\",\"tcbType\":0,"
-		       "\"tcbEvaluationDataNumber\":18,\"tdxModule\":{\"mrsigner\":\"%s\","
+		       "\"tcbEvaluationDataNumber\":%u,\"tdxModule\":{\"mrsigner\":\"%s\","
 		       "\"attributes\":\"0000000000000000\",\"attributesMask\":"
 		       "\"FFFFFFFFFFFFFFFF\"},\"tdxModuleIdentities\":[",
-		       is, nu, fmspc, p->pce_id[0], p->pce_id[1], zeros48) < 0)
+		       is, nu, fmspc, p->pce_id[0], p->pce_id[1],
+		       s->have_tcb_eval ? s->tcb_eval : 18u, zeros48) < 0)
 		return -1;
 	/* spec: attestation §2.3 step 8 — identity "TDX_%02X" of TEE_TCB_SVN[1]. */
 	if (tee[1] > 0) {
@@ -361,23 +380,31 @@ static int qe_identity_json(const struct sim_collateral_spec *s, int64_t issue, 
 	size_t n = isv_levels(lv, qe_svn, s->qe_status, s->qe_advisories);
 	if (buf_printf(b,
 		       "{\"id\":\"TD_QE\",\"version\":2,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
-		       "\"tcbEvaluationDataNumber\":18,\"miscselect\":\"00000000\","
+		       "\"tcbEvaluationDataNumber\":%u,\"miscselect\":\"00000000\","
 		       "\"miscselectMask\":\"FFFFFFFF\",\"attributes\":"
 		       "\"11000000000000000000000000000000\",\"attributesMask\":"
 		       "\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%s\",\"isvprodid\":%d,"
 		       "\"tcbLevels\":[",
-		       is, nu, mrs, SIM_QE_ISVPRODID) < 0 ||
+		       is, nu,
+		       s->have_qe_eval ? s->qe_eval : (s->have_tcb_eval ? s->tcb_eval : 18u), mrs,
+		       SIM_QE_ISVPRODID) < 0 ||
 	    put_levels(b, lv, n, 0, 1) < 0 || buf_append_str(b, "]}") < 0)
 		return -1;
 	return 0;
 }
 
-/* Edits the signed text after signing: the number 18 becomes 19. */
+/* Edits the signed text after signing: the last digit of
+ * tcbEvaluationDataNumber has its low bit flipped (18 becomes 19). */
 static void corrupt(struct buf *b)
 {
-	char *p = strstr((char *)b->p, "\"tcbEvaluationDataNumber\":18");
-	if (p)
-		p[sizeof "\"tcbEvaluationDataNumber\":18" - 2] = '9';
+	static const char key[] = "\"tcbEvaluationDataNumber\":";
+	char *p = strstr((char *)b->p, key);
+	if (!p)
+		return;
+	p += sizeof key - 1;
+	while (p[1] >= '0' && p[1] <= '9')
+		p++;
+	*p = (char)(*p ^ 1);
 }
 
 int sim_collateral_build(const struct sim_pki *p, const struct sim_collateral_spec *s,

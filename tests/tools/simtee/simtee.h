@@ -105,6 +105,9 @@ struct sim_collateral_spec {
 	uint8_t tee_tcb_svn[16];
 	int have_qe_isvsvn;
 	uint16_t qe_isvsvn;
+	/* tcbEvaluationDataNumber of the TCB info and of the QE identity (18) */
+	int have_tcb_eval, have_qe_eval;
+	uint32_t tcb_eval, qe_eval;
 };
 
 void sim_collateral_free(struct sim_collateral *c);
