@@ -32,10 +32,10 @@ struct ae_config {
 	long max_block_age_s; /* ETH_MAX_BLOCK_AGE, default 0 (off) */
 	int has_chain_id;     /* ETH_CHAIN_ID set */
 	uint64_t chain_id;
-	long finality;	      /* ETH_FINALITY_CONFIRMATIONS, default 0 */
-	int quorum;	      /* ETH_RPC_QUORUM, default 1, at most n_rpc */
-	int workers;	      /* AUTH_ETH_WORKERS, default 16 */
-	int max_conns;	      /* AUTH_ETH_MAX_CONNECTIONS, default 1024 */
+	long finality; /* ETH_FINALITY_CONFIRMATIONS, default 0 */
+	int quorum;    /* ETH_RPC_QUORUM, default 1, at most n_rpc */
+	int workers;   /* AUTH_ETH_WORKERS, default 16 */
+	int max_conns; /* AUTH_ETH_MAX_CONNECTIONS, default 1024 */
 	/* AUTH_ETH_MAX_CONNECTIONS_PER_CLIENT, default = max_conns: the one
 	 * client is the KMS on loopback, with up to max_blocking connections */
 	int max_conns_per_client;

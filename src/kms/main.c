@@ -258,6 +258,9 @@ int main(int argc, char **argv)
 		goto fail;
 	if (kms_attestation_init(&k, &err) < 0)
 		goto fail;
+	/* cert_dir first: the release log may live beside it (cert_dir/../) */
+	if (fs_mkdir_p(k.cfg.cert_dir, 0700, &err) < 0)
+		goto fail;
 	/* a release log that cannot be appended to stops start-up: no key is
 	 * ever released without its record */
 	if (!(k.audit = audit_open(k.cfg.audit_file, &err))) {

@@ -60,8 +60,8 @@
 struct conn;
 
 struct worker {
-	struct conn *conns;	 /* every tracked connection of this loop */
-	struct conn **chash;	 /* evhttp connection -> conn, chained */
+	struct conn *conns;  /* every tracked connection of this loop */
+	struct conn **chash; /* evhttp connection -> conn, chained */
 	size_t chash_mask;
 	pthread_mutex_t mu; /* guards dead against late completions */
 	int dead;	    /* the loop is gone: completions are dropped */
@@ -124,7 +124,7 @@ struct req_ctx {
 
 struct http_deferred {
 	struct worker *w;
-	struct evhttp_request *evreq; /* NULL once replied or the connection closed */
+	struct evhttp_request *evreq;	/* NULL once replied or the connection closed */
 	struct evhttp_connection *conn; /* closecb is ours only when cn is NULL */
 	struct conn *cn;
 	struct http_req req;
@@ -318,8 +318,7 @@ struct conn {
 
 static size_t chash_of(const struct worker *w, const struct evhttp_connection *evcon)
 {
-	return (size_t)(((uint64_t)(uintptr_t)evcon * 0x9E3779B97F4A7C15ull) >> 32) &
-	       w->chash_mask;
+	return (size_t)(((uint64_t)(uintptr_t)evcon * 0x9E3779B97F4A7C15ull) >> 32) & w->chash_mask;
 }
 
 static struct conn *conn_find(struct worker *w, struct evhttp_connection *evcon)
@@ -465,8 +464,7 @@ static void on_reply_sent(struct evhttp_request *req, void *arg)
 	}
 }
 
-static void log_refusal(struct http_server *s, const struct conn *c, enum admit_result r,
-			int count)
+static void log_refusal(struct http_server *s, const struct conn *c, enum admit_result r, int count)
 {
 	unsigned long dropped;
 	if (!ratelog_allow(&s->refuse_log, 10000, &dropped))
@@ -507,9 +505,8 @@ static void admit(struct conn *c)
 	int count = 0;
 	enum admit_result r = admission_acquire(s->adm, &key, &c->slot, &count);
 	if (r != ADMIT_OK) {
-		atomic_fetch_add(r == ADMIT_OVER_GLOBAL ? &s->n_refused_global
-							: &s->n_refused_client,
-				 1);
+		atomic_fetch_add(
+		    r == ADMIT_OVER_GLOBAL ? &s->n_refused_global : &s->n_refused_client, 1);
 		log_refusal(s, c, r, count);
 		conn_free(c);
 		evhttp_connection_free(evcon); /* nothing was read or written */
@@ -1271,7 +1268,7 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct e
 	const struct http_server_limits *l = &o->limits;
 	int maxc = l->max_connections > 0 ? l->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS;
 	int perc = l->max_connections_per_client > 0 ? l->max_connections_per_client
-						      : HTTP_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+						     : HTTP_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
 	s->header_timeout_ms =
 	    l->header_timeout_ms > 0 ? l->header_timeout_ms : HTTP_DEFAULT_HEADER_TIMEOUT_MS;
 	s->read_timeout_ms =

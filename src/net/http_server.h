@@ -87,19 +87,19 @@ struct http_server_limits {
 #define HTTP_DEFAULT_READ_TIMEOUT_MS 30000
 
 struct http_server_stats {
-	unsigned long long open;		/* connections open now */
-	unsigned long long refused_global;	/* over max_connections */
-	unsigned long long refused_per_client;	/* over max_connections_per_client */
-	unsigned long long header_timeouts;	/* cut at the header deadline */
-	unsigned long long read_timeouts;	/* cut at the whole-request deadline */
+	unsigned long long open;	       /* connections open now */
+	unsigned long long refused_global;     /* over max_connections */
+	unsigned long long refused_per_client; /* over max_connections_per_client */
+	unsigned long long header_timeouts;    /* cut at the header deadline */
+	unsigned long long read_timeouts;      /* cut at the whole-request deadline */
 };
 
 struct http_server_opts {
 	const char *address;
-	int port;			   /* 0: pick a free port (see http_server_port) */
-	int workers;			   /* event-loop threads */
-	int timeout_s;			   /* inactivity timeout per connection */
-	size_t max_headers;		   /* header bytes */
+	int port;	    /* 0: pick a free port (see http_server_port) */
+	int workers;	    /* event-loop threads */
+	int timeout_s;	    /* inactivity timeout per connection */
+	size_t max_headers; /* header bytes */
 	/* hard cap: a larger Content-Length is refused before its body is read
 	 * (413, connection closed); handlers enforce their own, lower limits */
 	size_t max_body;

@@ -16,7 +16,10 @@ struct ratelog {
 	unsigned long suppressed; /* events dropped since then */
 };
 
-#define RATELOG_INIT {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0}
+#define RATELOG_INIT                                                                               \
+	{                                                                                          \
+		PTHREAD_MUTEX_INITIALIZER, 0, 0, 0                                                 \
+	}
 
 /* 1: log this event now (*suppressed = events dropped since the last line);
  * 0: drop it (counted for the next line). */

@@ -23,7 +23,9 @@ static void clear_env(void)
 					   "ETH_CHAIN_ID",
 					   "ETH_FINALITY_CONFIRMATIONS",
 					   "ETH_RPC_QUORUM",
-					   "AUTH_ETH_WORKERS"};
+					   "AUTH_ETH_WORKERS",
+					   "AUTH_ETH_MAX_CONNECTIONS",
+					   "AUTH_ETH_MAX_CONNECTIONS_PER_CLIENT"};
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		unsetenv(vars[i]);
 }
@@ -41,7 +43,31 @@ TEST(test_auth_eth_config_defaults_one_provider)
 	CHECK_EQ_INT(c.finality, 0);
 	CHECK_EQ_INT(c.has_chain_id, 0);
 	CHECK_EQ_INT(c.rpc_timeout_ms, 3000);
+	CHECK_EQ_INT(c.max_conns, 1024);
+	CHECK_EQ_INT(c.max_conns_per_client, 1024);
 	ae_config_free(&c);
+}
+
+TEST(test_auth_eth_config_connection_caps_from_env)
+{
+	clear_env();
+	struct ae_config c;
+	struct err err;
+	err_clear(&err);
+	setenv("AUTH_ETH_MAX_CONNECTIONS", "300", 1);
+	CHECK_EQ_INT(ae_config_from_env(&c, &err), 0);
+	CHECK_EQ_INT(c.max_conns, 300);
+	CHECK_EQ_INT(c.max_conns_per_client, 300); /* follows the global cap */
+	ae_config_free(&c);
+	setenv("AUTH_ETH_MAX_CONNECTIONS_PER_CLIENT", "7", 1);
+	CHECK_EQ_INT(ae_config_from_env(&c, &err), 0);
+	CHECK_EQ_INT(c.max_conns_per_client, 7);
+	ae_config_free(&c);
+	setenv("AUTH_ETH_MAX_CONNECTIONS", "0", 1);
+	CHECK_EQ_INT(ae_config_from_env(&c, &err), -1);
+	CHECK(strstr(err.msg, "AUTH_ETH_MAX_CONNECTIONS must be an integer") != NULL);
+	ae_config_free(&c);
+	clear_env();
 }
 
 TEST(test_auth_eth_config_provider_list_and_quorum)

@@ -43,6 +43,28 @@ TEST(test_config_defaults_match_upstream)
 	CHECK_EQ_INT(c.onboard_port, 8000);
 	CHECK_EQ_INT(c.nwarnings, 0);
 	CHECK_EQ_INT(config_body_limit(&c, "SignCert"), 10 * 1024 * 1024);
+	CHECK_EQ_INT(c.max_connections, 4096);
+	CHECK_EQ_INT(c.max_connections_per_client, 64);
+	CHECK_EQ_INT(c.header_timeout_ms, 10000);
+	CHECK_EQ_INT(c.read_timeout_ms, 30000);
+}
+
+TEST(test_config_reads_admission_limits)
+{
+	struct kms_config c;
+	struct err e;
+	CHECK_OK(load(&c,
+		      "[rpc]\nmax_connections = 100\nmax_connections_per_client = 5\n"
+		      "header_timeout = \"3s\"\nread_timeout = \"1m\"\n",
+		      &e),
+		 &e);
+	CHECK_EQ_INT(c.max_connections, 100);
+	CHECK_EQ_INT(c.max_connections_per_client, 5);
+	CHECK_EQ_INT(c.header_timeout_ms, 3000);
+	CHECK_EQ_INT(c.read_timeout_ms, 60000);
+	CHECK_EQ_INT(c.nwarnings, 0);
+	CHECK(load(&c, "[rpc]\nheader_timeout = \"never\"\n", &e) < 0);
+	CHECK(load(&c, "[rpc]\nmax_connections = -1\n", &e) < 0);
 }
 
 TEST(test_config_example_file_loads_without_warnings)

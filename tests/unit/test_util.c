@@ -9,6 +9,7 @@
 #include "util/fs.h"
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/ratelog.h"
 #include "util/reader.h"
 #include "util/secret.h"
 
@@ -231,4 +232,17 @@ TEST(test_url_origin_drops_path_query_and_credentials)
 	CHECK_EQ_STR(o, "http://127.0.0.1:9200");
 	log_url_origin("http://127.0.0.1:9200", o, sizeof o);
 	CHECK_EQ_STR(o, "http://127.0.0.1:9200");
+}
+
+TEST(test_ratelog_one_line_per_window_with_suppressed_count)
+{
+	struct ratelog r = RATELOG_INIT;
+	unsigned long dropped = 99;
+	CHECK_EQ_INT(ratelog_allow(&r, 60000, &dropped), 1);
+	CHECK_EQ_INT(dropped, 0);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ_INT(ratelog_allow(&r, 60000, &dropped), 0);
+	/* a zero window lets the next line through and reports the five */
+	CHECK_EQ_INT(ratelog_allow(&r, 0, &dropped), 1);
+	CHECK_EQ_INT(dropped, 5);
 }
