@@ -95,7 +95,7 @@ struct dcap_tcb_info {
 	char *id;
 	uint8_t version;
 	int64_t issue_date, next_update;
-	char *fmspc; /* hex text, decoded when matching */
+	char *fmspc;			     /* hex text, decoded when matching */
 	uint32_t tcb_evaluation_data_number; /* grows with every TCB recovery */
 	struct dcap_tcb_level *levels;
 	size_t n_levels;

@@ -86,7 +86,8 @@ static int raise_tcb(struct collateral_marks *m, const uint8_t fmspc[6], uint32_
 		return 1;
 	}
 	if (m->n >= COLLATERAL_MARKS_MAX)
-		return err_set(err, "collateral rollback marks: too many FMSPCs (%d) to record another",
+		return err_set(err,
+			       "collateral rollback marks: too many FMSPCs (%d) to record another",
 			       COLLATERAL_MARKS_MAX);
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 8;

@@ -77,7 +77,8 @@ struct snap {
 	char origin[256];
 	int root_crl_from_cdp;
 	int from_disk;
-	uint32_t tcb_eval, qe_eval; /* tcbEvaluationDataNumber of TCB info, QE identity (loaded only) */
+	uint32_t tcb_eval,
+	    qe_eval; /* tcbEvaluationDataNumber of TCB info, QE identity (loaded only) */
 };
 
 struct entry {
@@ -161,8 +162,7 @@ static void snap_unref(struct snap *p)
 /* Under s->mu (stale is written under it). */
 static int usable(const struct entry *e, int64_t now)
 {
-	return e->cur && e->cur->loaded && !e->stale && now >= e->cur->from &&
-	       now <= e->cur->until;
+	return e->cur && e->cur->loaded && !e->stale && now >= e->cur->from && now <= e->cur->until;
 }
 
 /* Refresh at 3/4 of the remaining time, no later than margin before the end,
@@ -494,10 +494,11 @@ static int closed(const struct collateral_source *s, const struct entry *e, int6
 	fmt_time(p->from, from);
 	fmt_time(p->fetched_at, fetched);
 	if (e->stale)
-		return err_set(err,
-			       "collateral for FMSPC %s (%s CA) was superseded by collateral with a "
-			       "newer tcbEvaluationDataNumber, and none as new from %s: %s",
-			       fm, ca, s->origin, why);
+		return err_set(
+		    err,
+		    "collateral for FMSPC %s (%s CA) was superseded by collateral with a "
+		    "newer tcbEvaluationDataNumber, and none as new from %s: %s",
+		    fm, ca, s->origin, why);
 	if (p->loaded && now < p->from)
 		return err_set(err,
 			       "collateral for FMSPC %s (%s CA) is not valid before %s (fetched "
@@ -618,12 +619,13 @@ static int fill(struct collateral_source *s, struct entry *e, int64_t now, const
 			if (rc == 0) {
 				marks_flush(s);
 				fmt_time(p->until, until);
-				log_info("collateral loaded from cache fmspc=%s ca=%s valid_until=%s",
-					 fm, ca, until);
+				log_info(
+				    "collateral loaded from cache fmspc=%s ca=%s valid_until=%s",
+				    fm, ca, until);
 				return 0;
 			}
-			log_warn("collateral cache file refused fmspc=%s ca=%s error=\"%s\"", fm, ca,
-				 refused.msg);
+			log_warn("collateral cache file refused fmspc=%s ca=%s error=\"%s\"", fm,
+				 ca, refused.msg);
 			snap_unref(p);
 		} else if (d < 0 && p && !e->cur) {
 			/* expired on disk: keep it, for the message and the refresh */
@@ -1276,7 +1278,8 @@ struct collateral_source *collateral_source_new(const struct collateral_source_o
 			goto fail;
 		}
 		snprintf(s->cache_dir, sizeof s->cache_dir, "%s", o->cache_dir);
-		if (fs_mkdir_p(s->cache_dir, 0750, err) < 0 || cache_dir_check(s->cache_dir, err) < 0) {
+		if (fs_mkdir_p(s->cache_dir, 0750, err) < 0 ||
+		    cache_dir_check(s->cache_dir, err) < 0) {
 			err_wrap(err, "collateral cache directory %s", s->cache_dir);
 			goto fail;
 		}

@@ -154,11 +154,11 @@ struct collateral_source_info {
 	int usable;	    /* loaded and within [valid_from, valid_until] of `now` */
 	int64_t fetched_at; /* clock time it was fetched (file mtime if pre-filled) */
 	int64_t valid_from, valid_until;
-	int64_t next_refresh;  /* clock time of the next refresh attempt */
-	int root_crl_from_cdp; /* the root CA CRL came from the distribution point */
-	int from_disk;	       /* loaded from the cache directory */
-	int64_t failures;      /* consecutive failed fetches */
-	char origin[256];      /* scheme://host:port it came from, or "file" */
+	int64_t next_refresh;	  /* clock time of the next refresh attempt */
+	int root_crl_from_cdp;	  /* the root CA CRL came from the distribution point */
+	int from_disk;		  /* loaded from the cache directory */
+	int64_t failures;	  /* consecutive failed fetches */
+	char origin[256];	  /* scheme://host:port it came from, or "file" */
 	char last_error[ERR_MAX]; /* why the last fetch failed or was refused; "" = none */
 };
 int collateral_source_info(struct collateral_source *s, const struct collateral_source_key *key,

@@ -469,10 +469,10 @@ static void log_refusal(struct http_server *s, const struct conn *c, enum admit_
 	unsigned long dropped;
 	if (!ratelog_allow(&s->refuse_log, 10000, &dropped))
 		return;
-	log_warn("%s server: refused a connection from %s: %d connections %s, the cap "
-		 "(%lu more refused without a line in the last 10 s)",
-		 s->name, c->ip, count, r == ADMIT_OVER_GLOBAL ? "open" : "from this address",
-		 dropped);
+	log_warn("%s server: refused a connection from %s: %s cap reached (%d open%s); %lu more "
+		 "refused without a line in the last 10 s",
+		 s->name, c->ip, r == ADMIT_OVER_GLOBAL ? "connection" : "per-client connection",
+		 count, r == ADMIT_OVER_GLOBAL ? "" : " from this address", dropped);
 }
 
 static void admit(struct conn *c)
@@ -532,8 +532,8 @@ static void cut(struct conn *c)
 	atomic_fetch_add(hdr ? &s->n_header_cut : &s->n_read_cut, 1);
 	unsigned long dropped;
 	if (ratelog_allow(&s->cut_log, 10000, &dropped))
-		log_warn("%s server: closed a connection from %s: %s not complete within %ld ms "
-			 "(%lu more closed without a line in the last 10 s)",
+		log_warn("%s server: closed a connection from %s: %s not complete within %ld ms; "
+			 "%lu more closed without a line in the last 10 s",
 			 s->name, c->ip, hdr ? "request headers" : "request",
 			 hdr ? s->header_timeout_ms : s->read_timeout_ms, dropped);
 	conn_close(c);

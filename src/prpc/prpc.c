@@ -6,7 +6,9 @@
  * Errors before dispatch (body too large) pick JSON only from GET/?json, as
  * upstream does; errors after dispatch also honour Content-Type. Every error
  * is HTTP 400 with {"error": ...} (2-space pretty JSON) or ProtoError.
- * Response bodies that carry key material are wiped after sending.
+ * Response bodies that carry key material are wiped after sending. Failed
+ * and refused calls are logged at most once per second each, the next line
+ * counting those left out (a client decides how often they happen).
  */
 #include "prpc/prpc.h"
 
