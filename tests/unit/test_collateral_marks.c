@@ -69,8 +69,18 @@ static int make_collateral(const char *name, const char *tcb, const char *qe, lo
 	snprintf(pki, sizeof pki, "%s", path_in("pki"));
 	snprintf(out, sizeof out, "%s", path_in(name));
 	snprintf(nowarg, sizeof nowarg, "%lld", now);
-	char *argv[] = {SIMTEE, "collateral", "--pki", pki, "--now", nowarg, "--tcb-eval-number",
-			(char *)tcb, qe ? "--qe-tcb-eval-number" : NULL, (char *)qe, "--out", out,
+	char *argv[] = {SIMTEE,
+			"collateral",
+			"--pki",
+			pki,
+			"--now",
+			nowarg,
+			"--tcb-eval-number",
+			(char *)tcb,
+			qe ? "--qe-tcb-eval-number" : NULL,
+			(char *)qe,
+			"--out",
+			out,
 			NULL};
 	if (!qe) {
 		argv[8] = "--out";
@@ -92,13 +102,11 @@ static int setup(void)
 	snprintf(g_dir, sizeof g_dir, "%s", t_tmpdir());
 	char pki[700];
 	snprintf(pki, sizeof pki, "%s", path_in("pki"));
-	char *pki_argv[] = {SIMTEE,
-			    "pki",
-			    "--seed",
-			    "2222222222222222222222222222222222222222222222222222222222222222",
-			    "--out",
-			    pki,
-			    NULL};
+	char *pki_argv[] = {
+	    SIMTEE,   "pki",
+	    "--seed", "2222222222222222222222222222222222222222222222222222222222222222",
+	    "--out",  pki,
+	    NULL};
 	if (run(pki_argv) != 0 || make_collateral("c16.json", "16", NULL, NOW) != 0 ||
 	    make_collateral("c17.json", "17", NULL, NOW) != 0 ||
 	    make_collateral("c17b.json", "17", NULL, NOW + 3600) != 0 ||
@@ -138,8 +146,8 @@ static int pccs_start(struct pccs *p)
 			dup2(nul, 1);
 			dup2(nul, 2);
 		}
-		execl(SIMTEE, SIMTEE, "serve", "--collateral", served, "--port", "0",
-		      "--port-file", portfile, (char *)NULL);
+		execl(SIMTEE, SIMTEE, "serve", "--collateral", served, "--port", "0", "--port-file",
+		      portfile, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 250 && !port[0]; i++) {
@@ -331,8 +339,9 @@ TEST(test_collateral_marks_older_pccs_answer_is_refused_and_the_cache_keeps_the_
 	CHECK_EQ_INT(collateral_source_refresh_due(s, g_now), 1);
 	g_now = NOW;
 	CHECK_OK(collateral_source_info(s, &KEY, NOW, &info), &err);
-	CHECK_CONTAINS(info.last_error, "collateral rollback: TCB info for FMSPC " FMSPC
-					" has tcbEvaluationDataNumber 16, below 17 accepted before");
+	CHECK_CONTAINS(info.last_error,
+		       "collateral rollback: TCB info for FMSPC " FMSPC
+		       " has tcbEvaluationDataNumber 16, below 17 accepted before");
 	CHECK(!strstr(info.last_error, "signature"));
 	CHECK(info.usable && info.valid_until == until); /* the newer one stays in use */
 	CHECK_EQ_INT(info.failures, 1);
@@ -392,9 +401,9 @@ TEST(test_collateral_marks_older_collateral_planted_in_the_cache_is_refused)
 	s = source(p.url, cache, &err);
 	CHECK_MSG(s, "%s", err.msg);
 	CHECK_FAILS(get(s, &err));
-	CHECK_CONTAINS(err.msg, "the cached copy was refused: collateral rollback: TCB info for "
-				"FMSPC " FMSPC
-				" has tcbEvaluationDataNumber 16, below 17 accepted before");
+	CHECK_CONTAINS(err.msg,
+		       "the cached copy was refused: collateral rollback: TCB info for "
+		       "FMSPC " FMSPC " has tcbEvaluationDataNumber 16, below 17 accepted before");
 	collateral_source_free(s);
 
 	/* start() (preload) refuses it too: nothing is held */
@@ -463,7 +472,8 @@ TEST(test_collateral_marks_corrupt_file_stops_start_naming_it)
 	static const char *const bad[] = {
 	    "",
 	    "{\"format\":\"dstack-kms tcb evaluation marks v1\",\"tcb_info\":{\"90C06F000000\":1",
-	    "{\"format\":\"dstack-kms tcb evaluation marks v1\",\"tcb_info\":{\"90C06F000000\":-1}}",
+	    "{\"format\":\"dstack-kms tcb evaluation marks "
+	    "v1\",\"tcb_info\":{\"90C06F000000\":-1}}",
 	    "{\"format\":\"dstack-kms tcb evaluation marks v1\",\"tcb_info\":{\"90c06f000000\":1}}",
 	    "{\"format\":\"dstack-kms tcb evaluation marks v1\",\"tcb_info\":{\"90C06F\":1}}",
 	    "{\"format\":\"dstack-kms tcb evaluation marks v1\",\"tcb_info\":{\"90C06F000000\":1,"
