@@ -1149,8 +1149,10 @@ struct eth *eth_new(const struct eth_config *c, struct err *err)
 			err_set(err, "out of memory");
 			return NULL;
 		}
-		log_url_origin(p->url, p->origin, sizeof p->origin);
-		snprintf(p->label, sizeof p->label, "#%d %s", i + 1, p->origin);
+		char origin[sizeof p->origin];
+		log_url_origin(p->url, origin, sizeof origin);
+		memcpy(p->origin, origin, sizeof origin);
+		snprintf(p->label, sizeof p->label, "#%d %s", i + 1, origin);
 	}
 	e->kms_addr = strdup(c->kms_addr);
 	e->env_file = strdup(c->env_file);
