@@ -1346,6 +1346,17 @@ int collateral_source_info(struct collateral_source *s, const struct collateral_
 	return e ? 0 : -1;
 }
 
+size_t collateral_source_keys(struct collateral_source *s, struct collateral_source_key *keys,
+			      size_t max)
+{
+	pthread_mutex_lock(&s->mu);
+	size_t n = s->n;
+	for (size_t i = 0; i < n && i < max; i++)
+		keys[i] = s->e[i]->key;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
 int collateral_source_export(struct collateral_source *s, const struct collateral_source_key *key,
 			     struct buf *out, struct err *err)
 {

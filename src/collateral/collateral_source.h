@@ -163,6 +163,10 @@ struct collateral_source_info {
 };
 int collateral_source_info(struct collateral_source *s, const struct collateral_source_key *key,
 			   int64_t now, struct collateral_source_info *out);
+/* The keys the source holds an entry for (up to max, in no set order);
+ * returns how many there are in all. */
+size_t collateral_source_keys(struct collateral_source *s, struct collateral_source_key *keys,
+			      size_t max);
 
 /* The collateral held for a key as dcap-qvl's QuoteCollateralV3 JSON (appended
  * to out), e.g. to pre-fill another cache or for `--collateral`. */

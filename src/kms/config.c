@@ -66,6 +66,7 @@ static const struct key_def KEYS[] = {
     {"core.sev_snp_key_release", K_BOOL, F(sev_snp_key_release)},
     {"core.aws_nitro_tpm_key_release", K_BOOL, F(aws_nitro_tpm_key_release)},
     {"core.request_deadline", K_TIMEOUT_MS, F(request_deadline_ms)},
+    {"core.control_socket", K_STR, F(control_socket)},
     {"core.audit.file", K_STR, F(audit_file)},
     {"core.pccs_url", K_STR, F(pccs_url)},
     {"core.attestation.insecure_allow_external_trust_anchors", K_BOOL,
@@ -170,6 +171,7 @@ void config_defaults(struct kms_config *c)
 	c->webhook_timeout_ms = 5000;
 	c->request_deadline_ms = 30000;
 	copy_str(c->audit_file, sizeof c->audit_file, "/var/log/kms/release.log");
+	copy_str(c->control_socket, sizeof c->control_socket, CONFIG_DEFAULT_CONTROL_SOCKET);
 	copy_str(c->dev_gateway_app_id, sizeof c->dev_gateway_app_id, "any");
 	c->onboard_enabled = 1;
 	copy_str(c->onboard_address, sizeof c->onboard_address, "0.0.0.0");
@@ -477,6 +479,17 @@ static int validate(struct kms_config *c, const char *name, struct err *err)
 		return err_set(err, "%s: [default] workers must be between 1 and 256", name);
 	if (c->rpc_port == 0)
 		return err_set(err, "%s: [rpc] port must not be 0", name);
+	if (strlen(c->control_socket) > CONFIG_UNIX_PATH_MAX)
+		return err_set(
+		    err,
+		    "%s: [core] control_socket is %zu bytes long; a Unix socket path may "
+		    "have at most %d",
+		    name, strlen(c->control_socket), CONFIG_UNIX_PATH_MAX);
+	if (c->control_socket[0] && c->control_socket[0] != '/')
+		return err_set(err,
+			       "%s: [core] control_socket must be an absolute path (or \"\" "
+			       "for none), not \"%s\"",
+			       name, c->control_socket);
 	if (c->auth_type == AUTH_KIND_WEBHOOK && !c->webhook_url[0])
 		return err_set(err,
 			       "%s: [core.auth_api.webhook] url must be set for type = "

@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #define CFG_STR 512
+#define CONFIG_DEFAULT_CONTROL_SOCKET "/var/run/kms/kms.sock"
+#define CONFIG_UNIX_PATH_MAX 107 /* sun_path less its NUL */
 #define CFG_MAX_LIMITS 16
 
 enum auth_kind { AUTH_KIND_WEBHOOK, AUTH_KIND_DEV, AUTH_KIND_STATIC };
@@ -61,6 +63,9 @@ struct kms_config {
 	/* extension: a request that waits (webhook, collateral, release log)
 	 * is answered "deadline exceeded" after this long */
 	uint64_t request_deadline_ms;
+
+	/* extension: the local status socket (kms-protocol has none); "" = off */
+	char control_socket[CFG_STR];
 
 	/* [core.audit] (extension): the release log */
 	char audit_file[CFG_STR];

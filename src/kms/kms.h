@@ -14,8 +14,15 @@
 #include "prpc/prpc.h"
 #include "net/http_server.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 struct audit_log;
 struct guest_agent;
+struct kms_control;
+
+/* What the process is doing (the control socket's "phase"). */
+enum kms_phase { KMS_PHASE_STARTING, KMS_PHASE_ONBOARDING, KMS_PHASE_SERVING };
 
 struct kms {
 	struct kms_config cfg;
@@ -29,6 +36,10 @@ struct kms {
 	struct audit_log *audit;   /* the release log ([core.audit] file) */
 	struct guest_agent *agent; /* the local guest agent, or NULL in host mode */
 	struct self_attest self;   /* the KMS's own BootInfo (SelfAuth) */
+	atomic_int phase;	   /* enum kms_phase */
+	int64_t started_at;	   /* wall clock at start */
+	struct http_server *_Atomic rpc_srv; /* the main listener once it serves */
+	int onboard_port;		     /* the onboard listener's port while onboarding */
 };
 
 /* Fill k->service with the KMS service table (kms-protocol §4). */

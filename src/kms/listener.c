@@ -37,7 +37,12 @@ void kms_main_handler(void *ud, const struct http_req *req, struct http_resp *re
 	if (get && strcmp(req->path, "/metrics") == 0 && k->cfg.metrics_enabled) {
 		resp->status = 200;
 		resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-		if (metrics_render(&k->metrics, &resp->body) < 0) {
+		struct http_server *srv = atomic_load(&k->rpc_srv);
+		struct http_server_stats st = {0};
+		if (srv)
+			http_server_stats(srv, &st);
+		if (metrics_render(&k->metrics, &resp->body) < 0 ||
+		    metrics_render_admission("rpc", &st, &resp->body) < 0) {
 			resp->status = 500;
 			buf_reset(&resp->body);
 		}

@@ -8,6 +8,7 @@
 #include "crypto/cert.h"
 #include "kms/admin.h"
 #include "kms/bootstrap.h"
+#include "kms/control.h"
 #include "kms/guest_agent.h"
 #include "kms/kms.h"
 #include "kms/onboard.h"
@@ -136,6 +137,33 @@ static void log_self(struct kms *k)
 		 bi->tee_variant, app, mr, img[0] ? img : "-", bi->tcb_status);
 }
 
+/* One process per key set: two KMS on one cert_dir would race bootstrap,
+ * onboarding and certificate renewal. The lock lasts as long as the process. */
+#define CERT_DIR_LOCK ".kms.lock"
+
+static int lock_cert_dir(const char *cert_dir, int *fd, struct err *err)
+{
+	char path[4096];
+	if (fs_join(path, sizeof path, cert_dir, CERT_DIR_LOCK) < 0)
+		return err_set(err, "cert_dir path too long: %s", cert_dir);
+	pid_t holder = 0;
+	int r = fs_lock_file(path, fd, &holder, err);
+	if (r < 0)
+		return err_wrap(err, "cert_dir %s", cert_dir);
+	if (r == 1) {
+		if (holder > 0)
+			return err_set(err,
+				       "cert_dir %s is in use by another dstack-kms (pid %ld holds "
+				       "%s); one key set is served by one process",
+				       cert_dir, (long)holder, CERT_DIR_LOCK);
+		return err_set(err,
+			       "cert_dir %s is in use by another dstack-kms (it holds %s); one key "
+			       "set is served by one process",
+			       cert_dir, CERT_DIR_LOCK);
+	}
+	return 0;
+}
+
 static struct service_liveness *liveness;
 
 static void kms_tick(void *ud, int worker)
@@ -214,7 +242,11 @@ int main(int argc, char **argv)
 	err_clear(&err);
 	struct http_server *srv = NULL;
 	struct admin *admin = NULL;
+	struct kms_control *control = NULL;
+	int lock_fd = -1;
 	int rc = 1;
+	k.started_at = (int64_t)time(NULL);
+	snprintf(k.version, sizeof k.version, "v%s (git:%s)", KMS_VERSION, KMS_GIT_REV);
 
 	/* before any key is read: no core dump may hold this process's memory */
 	if (secret_process_protect(&err) < 0)
@@ -261,6 +293,8 @@ int main(int argc, char **argv)
 	/* cert_dir first: the release log may live beside it (cert_dir/../) */
 	if (fs_mkdir_p(k.cfg.cert_dir, 0700, &err) < 0)
 		goto fail;
+	if (lock_cert_dir(k.cfg.cert_dir, &lock_fd, &err) < 0)
+		goto fail;
 	/* a release log that cannot be appended to stops start-up: no key is
 	 * ever released without its record */
 	if (!(k.audit = audit_open(k.cfg.audit_file, &err))) {
@@ -281,6 +315,9 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask */
 	int sig = 0;
+	/* the control socket answers from here on, onboarding included */
+	if (control_start(&k, &control, &err) < 0)
+		goto fail;
 
 	struct bootstrap_attester guest = {guest_agent_attest_cb, k.agent};
 	const struct bootstrap_attester *att = k.cfg.attest_rpc_cert ? &guest : NULL;
@@ -288,7 +325,6 @@ int main(int argc, char **argv)
 	if (need < 0)
 		goto fail;
 	if (need == 1) {
-		snprintf(k.version, sizeof k.version, "v%s (git:%s)", KMS_VERSION, KMS_GIT_REV);
 		if (onboard_run(&k, &sigs, &sig, &err) < 0)
 			goto fail;
 		if (sig) {
@@ -317,7 +353,6 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	rpc_kms_init(&k);
-	snprintf(k.version, sizeof k.version, "v%s (git:%s)", KMS_VERSION, KMS_GIT_REV);
 
 	static const char *const ratls_ext_oids[] = {OID_ATTESTATION, OID_TDX_QUOTE, NULL};
 	struct http_server_tls tls = {
@@ -355,6 +390,8 @@ int main(int argc, char **argv)
 	srv = http_server_start(&so, &err);
 	if (!srv)
 		goto fail;
+	atomic_store(&k.rpc_srv, srv);
+	atomic_store(&k.phase, KMS_PHASE_SERVING);
 	log_info("KMS initialized successfully");
 	log_info("RPC server listening on %s:%d", k.cfg.rpc_address, http_server_port(srv));
 	char status[CFG_STR + 64];
@@ -375,7 +412,9 @@ int main(int argc, char **argv)
 fail:
 	log_err("dstack-kms: %s", err.msg);
 done:
+	control_stop(control);
 	admin_stop(admin);
+	atomic_store(&k.rpc_srv, NULL);
 	http_server_stop(srv);
 	workpool_free(k.pool);
 	audit_close(k.audit);
@@ -386,5 +425,7 @@ done:
 	keys_free(&k.keys);
 	self_attest_free(&k.self);
 	guest_agent_free(k.agent);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return rc;
 }

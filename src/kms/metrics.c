@@ -5,6 +5,8 @@
  */
 #include "kms/metrics.h"
 
+#include "net/http_server.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +51,39 @@ void metrics_observe(struct metrics *m, const char *method, int status, double s
 		b++;
 	atomic_fetch_add(&m->bucket[s][b], 1);
 	atomic_fetch_add(&m->sum_us[s], (unsigned long long)(seconds * 1e6));
+}
+
+void metrics_release(struct metrics *m, enum metrics_release d)
+{
+	atomic_fetch_add(&m->releases[d], 1);
+}
+
+int metrics_render_admission(const char *listener, const struct http_server_stats *st,
+			     struct buf *o)
+{
+	int rc = 0;
+	rc |= buf_printf(o,
+			 "# HELP dstack_kms_connections_open Connections open now.\n"
+			 "# TYPE dstack_kms_connections_open gauge\n"
+			 "dstack_kms_connections_open{listener=\"%s\"} %llu\n",
+			 listener, st->open);
+	rc |= buf_printf(o, "# HELP dstack_kms_connections_refused_total Connections refused or "
+			    "cut by the admission limits.\n"
+			    "# TYPE dstack_kms_connections_refused_total counter\n");
+	const struct {
+		const char *reason;
+		unsigned long long v;
+	} rows[] = {{"max_connections", st->refused_global},
+		    {"max_connections_per_client", st->refused_per_client},
+		    {"header_timeout", st->header_timeouts},
+		    {"read_timeout", st->read_timeouts}};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		rc |= buf_printf(
+		    o,
+		    "dstack_kms_connections_refused_total{listener=\"%s\",reason=\"%s\"} "
+		    "%llu\n",
+		    listener, rows[i].reason, rows[i].v);
+	return rc ? -1 : 0;
 }
 
 int metrics_render(struct metrics *m, struct buf *o)
@@ -99,5 +134,11 @@ int metrics_render(struct metrics *m, struct buf *o)
 		rc |= buf_printf(o, "dstack_kms_rpc_duration_seconds_count{method=\"%s\"} %llu\n",
 				 m->methods[i], cum);
 	}
+	static const char *const names[3] = METRICS_RELEASE_NAMES;
+	rc |= buf_printf(o, "# HELP dstack_kms_releases_total Key-release decisions in the "
+			    "release log.\n# TYPE dstack_kms_releases_total counter\n");
+	for (int d = 0; d < 3; d++)
+		rc |= buf_printf(o, "dstack_kms_releases_total{decision=\"%s\"} %llu\n", names[d],
+				 atomic_load(&m->releases[d]));
 	return rc ? -1 : 0;
 }

@@ -631,6 +631,8 @@ int onboard_run(struct kms *k, const sigset_t *sigs, int *sig, struct err *err)
 	snprintf(status, sizeof status,
 		 "onboarding: waiting for Bootstrap or Onboard on http://%s:%d",
 		 k->cfg.onboard_address, http_server_port(srv));
+	k->onboard_port = http_server_port(srv);
+	atomic_store(&k->phase, KMS_PHASE_ONBOARDING);
 	service_ready(status);
 	*sig = 0;
 	struct timespec tick = {0, 100 * 1000 * 1000};
@@ -648,5 +650,6 @@ int onboard_run(struct kms *k, const sigset_t *sigs, int *sig, struct err *err)
 		log_info("Onboarding finished; continuing to the main phase");
 	}
 	http_server_stop(srv);
+	atomic_store(&k->phase, KMS_PHASE_STARTING);
 	return 0;
 }

@@ -158,8 +158,13 @@ int release_finish(struct kms *k, struct release *r, int rc, struct err *err)
 	char chain[65];
 	struct err aerr;
 	err_clear(&aerr);
-	if (audit_append(k->audit, &rec, &seq, chain, &aerr) == 0)
+	if (audit_append(k->audit, &rec, &seq, chain, &aerr) == 0) {
+		metrics_release(&k->metrics, rc == 0	 ? METRICS_RELEASE_ALLOWED
+					     : r->denied ? METRICS_RELEASE_DENIED
+							 : METRICS_RELEASE_ERROR);
 		return rc;
+	}
+	metrics_release(&k->metrics, METRICS_RELEASE_ERROR);
 	if (rc < 0) {
 		log_err("release log: the %s decision for app %s was not recorded: %s",
 			rec.decision, app_id[0] ? app_id : "-", aerr.msg);

@@ -6,7 +6,7 @@
  * Every subcommand is one file with its own usage text. Output written to the
  * terminal from the KMS (error texts, names) goes through kmsctl_sanitize, so
  * a server cannot drive the terminal with control characters. Exit status:
- * 0 success, 1 failure, 2 usage error.
+ * 0 success, 1 failure, 2 usage error (status: 3, needs attention).
  * spec: kms-protocol §2 (prpc JSON mode), §4.3–4.5.
  */
 #ifndef KMSCTL_KMSCTL_H
@@ -26,6 +26,7 @@ enum {
 	KMSCTL_EXIT_OK = 0,
 	KMSCTL_EXIT_FAIL = 1,
 	KMSCTL_EXIT_USAGE = 2,
+	KMSCTL_EXIT_ATTENTION = 3, /* status: reachable, but something needs attention */
 };
 
 /* Global options (given before the subcommand) and the lazily made client. */
@@ -64,6 +65,7 @@ extern const struct kmsctl_cmd kmsctl_cmd_sign_cert;
 extern const struct kmsctl_cmd kmsctl_cmd_bootstrap;
 extern const struct kmsctl_cmd kmsctl_cmd_onboard;
 extern const struct kmsctl_cmd kmsctl_cmd_finish;
+extern const struct kmsctl_cmd kmsctl_cmd_status;
 
 /* ---- client.c ---- */
 
@@ -98,6 +100,16 @@ int kmsctl_set_client_cert(struct kmsctl *ctl, const char *cert_file, const char
 int kmsctl_fetch_k256_pubkey(struct kmsctl *ctl, uint8_t pub[33], struct err *err);
 /* The KMS's root CA certificate PEM, from GetMeta (caller frees). */
 int kmsctl_fetch_root_ca(struct kmsctl *ctl, char **pem, struct err *err);
+
+/* ---- status.c ---- */
+
+struct json_t;
+struct buf;
+/* Reads and parses the control socket's status document (*out: caller
+ * json_decref's it), within timeout_ms. */
+int kmsctl_status_read(const char *path, long timeout_ms, struct json_t **out, struct err *err);
+/* Appends one line per thing that needs attention to out; returns how many. */
+int kmsctl_status_attention(struct json_t *doc, struct buf *out);
 
 /* ---- cli.c ---- */
 

@@ -37,6 +37,7 @@ static const struct kmsctl_cmd *const COMMANDS[] = {
     &kmsctl_cmd_env_pubkey,
     &kmsctl_cmd_temp_ca,
     &kmsctl_cmd_health,
+    &kmsctl_cmd_status,
     &kmsctl_cmd_verify,
     &kmsctl_cmd_app_key,
     &kmsctl_cmd_kms_key,
@@ -77,7 +78,7 @@ static void usage(FILE *f)
 		fprintf(f, "  %-12s %s\n", COMMANDS[i]->name, COMMANDS[i]->summary);
 	fprintf(f, "\n"
 		   "'" KMSCTL_PROG " COMMAND --help' describes a command. Exit status: 0 ok,\n"
-		   "1 failure (one line on stderr), 2 usage error.\n");
+		   "1 failure (one line on stderr), 2 usage error; status: 3 needs attention.\n");
 }
 
 static const struct kmsctl_cmd *find_command(const char *name)

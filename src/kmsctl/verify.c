@@ -1253,6 +1253,59 @@ static void check_systemd(struct verify *v)
 	}
 }
 
+/* ---- checks: the control socket ------------------------------------------ */
+
+/* The tutorial looks into /var/run/kms/: the control socket is what lives
+ * there. Its status document says whether the KMS serves and what needs
+ * attention (the same rules as `dstack-kmsctl status`). */
+static void check_control(struct verify *v)
+{
+	if (!v->cfg_ok)
+		return;
+	if (!v->cfg.control_socket[0]) {
+		skip(v, "control socket", "[core] control_socket = \"\" (off)");
+		return;
+	}
+	if (v->root) {
+		skip(v, "control socket", "--root: a staged tree has no running KMS");
+		return;
+	}
+	const char *path = v->cfg.control_socket;
+	struct stat st;
+	errno = 0;
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		bad(v, "control socket",
+		    "is dstack-kms running? systemctl status dstack-kms; its unit's "
+		    "RuntimeDirectory=kms makes the directory",
+		    "%s: %s", path, errno ? strerror(errno) : "not a socket");
+		return;
+	}
+	if ((st.st_mode & 07777) != 0660)
+		warn(v, "control socket", "restart dstack-kms (it creates the socket 0660)",
+		     "%s has mode %04o, not 0660", path, (unsigned)(st.st_mode & 07777));
+	json_t *doc;
+	struct err err = {{0}};
+	if (kmsctl_status_read(path, V_HTTP_TIMEOUT_MS * 2, &doc, &err) < 0) {
+		bad(v, "control socket", "journalctl -u dstack-kms -n 100", "%s", err_msg(&err));
+		return;
+	}
+	struct buf attn = BUF_INIT;
+	int n = kmsctl_status_attention(doc, &attn);
+	const char *phase = json_string_value(json_object_get(doc, "phase"));
+	if (n == 0) {
+		ok(v, "control socket", "%s: phase %s, nothing needs attention", path,
+		   phase ? phase : "?");
+	} else {
+		char *save = NULL;
+		for (char *l = strtok_r((char *)buf_str(&attn), "\n", &save); l;
+		     l = strtok_r(NULL, "\n", &save))
+			bad(v, "KMS status",
+			    "dstack-kmsctl status (details); journalctl -u dstack-kms", "%s", l);
+	}
+	buf_free(&attn);
+	json_decref(doc);
+}
+
 /* ---- checks: network ------------------------------------------------------ */
 
 static int http_json(struct verify *v, const char *method, const char *url, const char *body,
@@ -1625,6 +1678,8 @@ static void usage(FILE *f)
 		"    complete, rpc.crt chains to root-ca.crt, keys 0600, all owned by the\n"
 		"    service user (each start re-issues rpc.crt);\n"
 		"  - both services active and enabled, the start-up lines in their journal;\n"
+		"  - the control socket ([core] control_socket) answers: the KMS serves and\n"
+		"    nothing needs attention (see `status`);\n"
 		"  - both ports accept connections; the webhook answers POST / ping and\n"
 		"    is_app_allowed (the tutorial's checks), GET / and POST /bootAuth/app;\n"
 		"  - the chain RPC answers, the contract has code, the newest block is fresh;\n"
@@ -1720,6 +1775,8 @@ static int run(struct kmsctl *ctl, int argc, char **argv)
 	check_certs(&v);
 	section("services");
 	check_systemd(&v);
+	section("control socket");
+	check_control(&v);
 	section("network");
 	if (v.offline) {
 		skip(&v, "network", "--offline: ports, webhook, chain and KMS not checked");

@@ -161,3 +161,35 @@ int fs_mkdir_p(const char *path, mode_t mode, struct err *err)
 		return err_set(err, "mkdir %s: %s", tmp, strerror(errno));
 	return 0;
 }
+
+int fs_lock_file(const char *path, int *fd, pid_t *holder, struct err *err)
+{
+	*fd = -1;
+	*holder = 0;
+	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (f < 0)
+		return err_set(err, "cannot open lock file %s: %s", path, strerror(errno));
+	/* a POSIX record lock: F_GETLK names the holder's pid */
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (fcntl(f, F_SETLK, &fl) < 0) {
+		int e = errno;
+		if (e != EACCES && e != EAGAIN) {
+			close(f);
+			return err_set(err, "cannot lock %s: %s", path, strerror(e));
+		}
+		struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		if (fcntl(f, F_GETLK, &q) == 0 && q.l_type != F_UNLCK)
+			*holder = q.l_pid;
+		close(f);
+		return 1;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(f, 0) < 0 || pwrite(f, pid, (size_t)n, 0) != n) {
+		int e = errno;
+		close(f);
+		return err_set(err, "cannot write lock file %s: %s", path, strerror(e));
+	}
+	*fd = f;
+	return 0;
+}

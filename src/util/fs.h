@@ -23,5 +23,10 @@ int fs_mkdir_p(const char *path, mode_t mode, struct err *err);
 int fs_join(char *out, size_t outlen, const char *dir, const char *name);
 /* fsync a directory so renames/unlinks inside it are durable. */
 int fs_sync_dir(const char *dir, struct err *err);
+/* An exclusive lock on path (created 0600 if absent) held until the
+ * process exits: 0 with *fd set (keep it open), 1 when another process holds
+ * it (*holder = its pid, 0 if unknown), -1 on error. The file's content is
+ * the holder's pid, for people. */
+int fs_lock_file(const char *path, int *fd, pid_t *holder, struct err *err);
 
 #endif

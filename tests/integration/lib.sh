@@ -51,6 +51,17 @@ json() { $PY -c "import json,sys; j=json.load(sys.stdin); v=$1; print(json.dumps
 
 finish() { exit $(( FAILS > 0 ? 1 : 0 )); }
 
+# sim_pki_pccs SEED-BYTE — the simulated TEE's PKI in $TMP/pki (seed: the byte
+# repeated 32 times), its root as $TMP/root.der, and its PCCS on $PCCS_PORT
+sim_pki_pccs() {
+  "$SIM" pki --seed "$(printf "$1%.0s" $(seq 32))" --out "$TMP/pki" >/dev/null || fail simtee_pki "pki failed"
+  openssl x509 -in "$TMP/pki/root_ca.pem" -outform DER -out "$TMP/root.der" 2>/dev/null ||
+    cp "$TMP/pki/root_ca.der" "$TMP/root.der"
+  PCCS_PORT=$(free_port)
+  start_bg "$TMP/pccs.log" "$SIM" serve --pki "$TMP/pki" --port "$PCCS_PORT"
+  wait_http "http://127.0.0.1:$PCCS_PORT/sgx/certification/v4/rootcacrl" 100
+}
+
 # sim_kms_config FILE PORT WEBHOOK-URL AUDIT-FILE PCCS-PORT [IMAGE-VERIFY] —
 # a host-mode kms.toml for simulated-TEE callers: keys in $TMP/certs, the
 # simtee PCCS and root as the trust anchor, the webhook policy, the release

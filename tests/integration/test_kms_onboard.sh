@@ -16,12 +16,7 @@ SIM="$BUILD/tests/simtee"
 CTL="$BUILD/dstack-kmsctl"
 [ -x "$SIM" ] || { fail simtee_built "missing $SIM (make test builds it)"; finish; }
 
-"$SIM" pki --seed "$(printf '42%.0s' $(seq 32))" --out "$TMP/pki" >/dev/null || fail simtee_pki "pki failed"
-openssl x509 -in "$TMP/pki/root_ca.pem" -outform DER -out "$TMP/root.der" 2>/dev/null ||
-  cp "$TMP/pki/root_ca.der" "$TMP/root.der"
-PCCS_PORT=$(free_port)
-start_bg "$TMP/pccs.log" "$SIM" serve --pki "$TMP/pki" --port "$PCCS_PORT"
-wait_http "http://127.0.0.1:$PCCS_PORT/sgx/certification/v4/rootcacrl" 100
+sim_pki_pccs 42
 
 CH=c143116f$(printf '00%.0s' $(seq 28))
 KMS_A=a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0
@@ -57,7 +52,7 @@ start_kms() { # start_kms NAME -> PID in KPID_<NAME>; E runs with B's agent (an 
   eval "KPID_$1=$BG_PID"
 }
 wait_onboard() { wait_http "http://127.0.0.1:$1/health" 100; }
-empty_dir() { [ -z "$(ls -A "$1" 2>/dev/null | grep -v '^\.staging$')" ]; }
+empty_dir() { [ -z "$(ls -A "$1" 2>/dev/null | grep -vE '^\.(staging|kms\.lock)$')" ]; }
 
 # ---- A: onboard service, Bootstrap once, Finish, then TLS -------------------
 PA=$(free_port); OA=$(free_port)
