@@ -67,6 +67,7 @@ static const struct key_def KEYS[] = {
     {"core.aws_nitro_tpm_key_release", K_BOOL, F(aws_nitro_tpm_key_release)},
     {"core.request_deadline", K_TIMEOUT_MS, F(request_deadline_ms)},
     {"core.control_socket", K_STR, F(control_socket)},
+    {"core.guest_agent_timeout", K_TIMEOUT_MS, F(guest_agent_timeout_ms)},
     {"core.audit.file", K_STR, F(audit_file)},
     {"core.pccs_url", K_STR, F(pccs_url)},
     {"core.attestation.insecure_allow_external_trust_anchors", K_BOOL,
@@ -172,6 +173,7 @@ void config_defaults(struct kms_config *c)
 	c->request_deadline_ms = 30000;
 	copy_str(c->audit_file, sizeof c->audit_file, "/var/log/kms/release.log");
 	copy_str(c->control_socket, sizeof c->control_socket, CONFIG_DEFAULT_CONTROL_SOCKET);
+	c->guest_agent_timeout_ms = 30000;
 	copy_str(c->dev_gateway_app_id, sizeof c->dev_gateway_app_id, "any");
 	c->onboard_enabled = 1;
 	copy_str(c->onboard_address, sizeof c->onboard_address, "0.0.0.0");

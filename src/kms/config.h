@@ -66,6 +66,8 @@ struct kms_config {
 
 	/* extension: the local status socket (kms-protocol has none); "" = off */
 	char control_socket[CFG_STR];
+	/* extension: the longest a guest-agent call (Attest, Info) may take */
+	uint64_t guest_agent_timeout_ms;
 
 	/* [core.audit] (extension): the release log */
 	char audit_file[CFG_STR];

@@ -26,6 +26,7 @@ struct guest_agent {
 	char address[AGENT_ADDR_MAX];	/* as configured, for messages */
 	char unix_path[AGENT_ADDR_MAX]; /* "" for TCP */
 	char base_url[AGENT_ADDR_MAX];	/* http://localhost or http://host:port */
+	long timeout_ms, connect_ms;
 };
 
 static int parse_address(struct guest_agent *g, const char *a, struct err *err)
@@ -55,13 +56,15 @@ static int parse_address(struct guest_agent *g, const char *a, struct err *err)
 		       "DSTACK_AGENT_ADDRESS \"%s\" is neither unix:/path nor http://host:port", a);
 }
 
-struct guest_agent *guest_agent_new(struct err *err)
+struct guest_agent *guest_agent_new(long timeout_ms, struct err *err)
 {
 	struct guest_agent *g = calloc(1, sizeof *g);
 	if (!g) {
 		err_set(err, "out of memory");
 		return NULL;
 	}
+	g->timeout_ms = timeout_ms > 0 ? timeout_ms : GUEST_AGENT_TIMEOUT_MS;
+	g->connect_ms = g->timeout_ms < GUEST_AGENT_CONNECT_MS ? g->timeout_ms : GUEST_AGENT_CONNECT_MS;
 	pthread_mutex_init(&g->mu, NULL);
 	const char *env = getenv("DSTACK_AGENT_ADDRESS");
 	char def[AGENT_ADDR_MAX];
@@ -111,8 +114,8 @@ static json_t *call(struct guest_agent *g, const char *method, const char *body,
 	    .n_headers = 1,
 	    .body = body,
 	    .body_len = strlen(body),
-	    .connect_timeout_ms = GUEST_AGENT_CONNECT_MS,
-	    .timeout_ms = GUEST_AGENT_TIMEOUT_MS,
+	    .connect_timeout_ms = g->connect_ms,
+	    .timeout_ms = g->timeout_ms,
 	    .max_response_bytes = AGENT_MAX_RESPONSE,
 	};
 	struct http_response resp;

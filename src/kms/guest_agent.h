@@ -23,8 +23,10 @@
 
 struct guest_agent;
 
-/* Resolves the address (nothing is dialled yet). */
-struct guest_agent *guest_agent_new(struct err *err);
+/* Resolves the address (nothing is dialled yet). timeout_ms bounds each
+ * call in all (0 = GUEST_AGENT_TIMEOUT_MS); connecting gets at most
+ * GUEST_AGENT_CONNECT_MS of it. */
+struct guest_agent *guest_agent_new(long timeout_ms, struct err *err);
 void guest_agent_free(struct guest_agent *g);
 /* "unix:/var/run/dstack.sock" or "http://host:port" */
 const char *guest_agent_address(const struct guest_agent *g);

@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 	if (http_client_global_init(&err) < 0)
 		goto fail;
 	if (k.cfg.attest_rpc_cert || k.cfg.enforce_self_authorization) {
-		if (!(k.agent = guest_agent_new(&err))) {
+		if (!(k.agent = guest_agent_new((long)k.cfg.guest_agent_timeout_ms, &err))) {
 			err_wrap(&err, "guest agent");
 			goto fail;
 		}

@@ -8,8 +8,11 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 
-# write_config FILE PORT AUTH-TOML
+# write_config FILE PORT AUTH-TOML — each config its own key set (one
+# process per cert_dir), named after the file
 write_config() {
+  local cd
+  cd="$TMP/certs-$(basename "$1" .toml)"
   cat >"$1" <<TOML
 [default]
 workers = 2
@@ -17,12 +20,12 @@ workers = 2
 address = "127.0.0.1"
 port = $2
 [rpc.tls]
-key = "$TMP/certs/rpc.key"
-certs = "$TMP/certs/rpc.crt"
+key = "$cd/rpc.key"
+certs = "$cd/rpc.crt"
 [rpc.tls.mutual]
-ca_certs = "$TMP/certs/tmp-ca.crt"
+ca_certs = "$cd/tmp-ca.crt"
 [core]
-cert_dir = "$TMP/certs"
+cert_dir = "$cd"
 attest_rpc_cert = false
 enforce_self_authorization = false
 [core.audit]
@@ -136,4 +139,26 @@ expect_contains self_authorization_needs_the_agent "$out" "enforce_self_authoriz
 expect_contains self_authorization_names_the_agent "$out" "guest agent unix:/var/run/dstack"
 out=$(DSTACK_AGENT_ADDRESS=tcp:1.2.3.4 "$BUILD/dstack-kms" --config "$TMP/selfauth.toml" 2>&1)
 expect_contains agent_address_checked "$out" 'DSTACK_AGENT_ADDRESS "tcp:1.2.3.4" is neither unix:/path nor http://host:port'
+# a guest agent that accepts and never answers: start-up stops at the
+# configured timeout, naming the agent
+$PY -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
+held = []
+end = time.time() + 60
+while time.time() < end:
+    s.settimeout(max(0.1, end - time.time()))
+    try: held.append(s.accept()[0])
+    except OSError: pass
+' "$TMP/hang.sock" &
+PIDS+=("$!")
+for _ in $(seq 50); do [ -S "$TMP/hang.sock" ] && break; sleep 0.1; done
+printf '[core]\nenforce_self_authorization = true\nattest_rpc_cert = false\nguest_agent_timeout = "1s"\n' >"$TMP/hang.toml"
+t0=$(date +%s%N)
+out=$(DSTACK_AGENT_ADDRESS="unix:$TMP/hang.sock" timeout 20 "$BUILD/dstack-kms" --config "$TMP/hang.toml" 2>&1); rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect_eq hanging_agent_stops_start "$rc" 1
+expect_contains hanging_agent_named "$out" "guest agent unix:$TMP/hang.sock: Info failed"
+expect_contains hanging_agent_timed_out "$out" "timed out"
+check hanging_agent_bounded_by_its_timeout [ "$ms" -ge 900 -a "$ms" -lt 10000 ]
 finish
