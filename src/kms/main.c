@@ -165,6 +165,7 @@ static int lock_cert_dir(const char *cert_dir, int *fd, struct err *err)
 }
 
 static struct service_liveness *liveness;
+#define POOL_EXIT_WAIT_MS 1000
 
 static void kms_tick(void *ud, int worker)
 {
@@ -416,6 +417,17 @@ done:
 	admin_stop(admin);
 	atomic_store(&k.rpc_srv, NULL);
 	http_server_stop(srv);
+	/* the listeners have drained (bounded by the request deadline); a
+	 * blocking call that outlives them (a webhook or PCCS slower than its
+	 * own timeout allows for) does not hold the exit: its caller has been
+	 * answered already */
+	size_t busy = workpool_stop(k.pool, POOL_EXIT_WAIT_MS);
+	if (busy) {
+		log_warn("exiting with %zu blocking call%s still running; not waiting for %s", busy,
+			 busy == 1 ? "" : "s", busy == 1 ? "it" : "them");
+		fflush(NULL);
+		_exit(rc);
+	}
 	workpool_free(k.pool);
 	audit_close(k.audit);
 	service_liveness_free(liveness);

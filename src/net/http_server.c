@@ -1070,10 +1070,26 @@ fail:
 }
 
 /* Graceful stop: close the listener at once (a new process can take the
- * port), let requests already on the wire finish for DRAIN_MS, and wait for
- * deferred ones (each bounded by its own deadline) up to drain_max_ms. */
+ * port), give requests on the wire DRAIN_MS to arrive, then wait until no
+ * request is in flight — deferred ones each bounded by their own deadline,
+ * answers not yet written out — up to drain_max_ms. */
 #define DRAIN_MS 250
 #define DRAIN_POLL_MS 20
+
+/* A request is in flight on some connection: its bytes have begun to
+ * arrive, or it waits for its answer, or the answer is not yet sent out. */
+static int worker_busy(const struct worker *w)
+{
+	for (const struct conn *c = w->conns; c; c = c->next) {
+		if (c->phase == PH_BODY || c->phase == PH_WAITING)
+			return 1;
+		if (c->phase == PH_HEADERS && (c->seen_line || c->line_len))
+			return 1;
+		if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)))
+			return 1;
+	}
+	return 0;
+}
 
 static void on_drain(evutil_socket_t fd, short what, void *arg)
 {
@@ -1083,10 +1099,11 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	if (w->pending == 0 || ms >= w->srv->drain_until_ms) {
-		if (w->pending)
+	int busy = w->pending || worker_busy(w);
+	if (!busy || ms >= w->srv->drain_until_ms) {
+		if (busy)
 			log_warn("%s server: stopping with %d requests unanswered", w->srv->name,
-				 w->pending);
+				 w->pending ? w->pending : 1);
 		event_base_loopbreak(w->base);
 		return;
 	}

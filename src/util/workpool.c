@@ -124,7 +124,7 @@ struct workpool *workpool_new(size_t max_threads, size_t max_queue, long idle_ms
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	if (!p->q || pthread_mutex_init(&p->mu, NULL) != 0 ||
-	    pthread_cond_init(&p->work, &ca) != 0 || pthread_cond_init(&p->gone, NULL) != 0) {
+	    pthread_cond_init(&p->work, &ca) != 0 || pthread_cond_init(&p->gone, &ca) != 0) {
 		pthread_condattr_destroy(&ca);
 		free(p->q);
 		free(p);
@@ -197,6 +197,28 @@ void workpool_stats(struct workpool *p, struct workpool_stats *out)
 	out->threads = p->threads;
 	out->queued = p->qlen;
 	pthread_mutex_unlock(&p->mu);
+}
+
+size_t workpool_stop(struct workpool *p, long wait_ms)
+{
+	if (!p)
+		return 0;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->work);
+	while (p->threads && pthread_cond_timedwait(&p->gone, &p->mu, &until) == 0)
+		;
+	size_t left = p->threads;
+	pthread_mutex_unlock(&p->mu);
+	return left;
 }
 
 void workpool_free(struct workpool *p)

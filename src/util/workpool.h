@@ -31,6 +31,9 @@ struct workpool *workpool_new(size_t max_threads, size_t max_queue, long idle_ms
 int workpool_submit(struct workpool *p, void (*fn)(void *arg), void *arg);
 void workpool_stats(struct workpool *p, struct workpool_stats *out);
 /* Refuses new jobs, waits for the queued and running ones, joins the threads. */
+/* Stops taking jobs and waits up to wait_ms for the threads to finish what
+ * they hold (queued jobs still run); returns how many are still running. */
+size_t workpool_stop(struct workpool *p, long wait_ms);
 void workpool_free(struct workpool *p);
 
 #endif

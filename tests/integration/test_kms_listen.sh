@@ -26,7 +26,9 @@ PIDS+=("$KPID")
 wait_http "https://127.0.0.1:$PORT/health" 150 || { fail kms_starts "$(tail -3 "$TMP/kms.log")"; finish; }
 
 # --- a second process on the same port ------------------------------------------
-sed "s#$TMP/release.log#$TMP/release2.log#" "$TMP/kms.toml" >"$TMP/kms2.toml"
+# its own copy of the key set (a shared cert_dir is refused before the port)
+cp -a "$TMP/certs" "$TMP/certs2" && rm -f "$TMP/certs2/.kms.lock"
+sed "s#$TMP/release.log#$TMP/release2.log#; s#$TMP/certs#$TMP/certs2#g" "$TMP/kms.toml" >"$TMP/kms2.toml"
 timeout 20 "$KMS" --config "$TMP/kms2.toml" >"$TMP/kms2.log" 2>&1
 rc=$?
 expect_eq second_kms_same_port_exits_1 "$rc" 1

@@ -37,7 +37,17 @@ WEBHOOK_BODIES="$TMP/bodies.log" WEBHOOK_DENY_APPS="$DENIED" \
   start_bg "$TMP/wh.log" $PY tests/tools/fake_webhook.py "$WPORT"
 wait_http "http://127.0.0.1:$WPORT/" 100
 
-write_config() { sim_kms_config "$1" "$2" "$3" "$4" "$PCCS_PORT"; }
+# write_config FILE PORT WEBHOOK LOG — kms.toml keeps $TMP/certs; every other
+# config gets a copy of that key set (one process per cert_dir)
+write_config() {
+  sim_kms_config "$1" "$2" "$3" "$4" "$PCCS_PORT"
+  local b
+  b=$(basename "$1" .toml)
+  if [ "$b" != kms ]; then
+    rm -rf "$TMP/certs-$b" && cp -a "$TMP/certs" "$TMP/certs-$b" && rm -f "$TMP/certs-$b/.kms.lock"
+    sed -i "s#$TMP/certs#$TMP/certs-$b#g" "$1"
+  fi
+}
 kms_up() { # kms_up NAME CONFIG PORT
   start_bg "$TMP/$1.log" "$BUILD/dstack-kms" --config "$2"
   KMS_PID=$BG_PID

@@ -3,7 +3,8 @@
 
 GET / answers auth-eth's info object; POST /bootAuth/{app,kms} answers
 {"isAllowed": true, ...}. MODE "hang" never answers (to test the KMS's
-timeout), "500" answers every request with an error. Every request line is
+timeout), "slow:MS" answers POSTs after MS milliseconds, "500" answers every
+request with an error. Every request line is
 appended to the file named by $WEBHOOK_LOG, if set; every POST body to the
 file named by $WEBHOOK_BODIES as "PATH BODY" lines. $WEBHOOK_DENY_APPS (comma
 separated appId hex values) makes /bootAuth/* deny those apps with the reason
@@ -59,6 +60,8 @@ class H(BaseHTTPRequestHandler):
                 f.write("%s %s\n" % (self.path, body.decode()))
         if MODE == "hang":
             time.sleep(60)
+        if MODE.startswith("slow:"):
+            time.sleep(int(MODE[5:]) / 1000.0)
         deny = [a for a in os.environ.get("WEBHOOK_DENY_APPS", "").split(",") if a]
         try:
             app = json.loads(body).get("appId", "")
