@@ -933,3 +933,30 @@ int auth_get_info(struct auth *a, struct auth_info *out, struct err *err)
 	}
 	return err_set(err, "auth: unknown auth api type");
 }
+
+void auth_public_error(const char *msg, char *out, size_t outlen)
+{
+	static const char SELF[] = "KMS self authorization failed: ";
+	const char *prefix = strncmp(msg, SELF, sizeof SELF - 1) == 0 ? SELF : "";
+	const char *to = strstr(msg, "timed out after ");
+	long ms = 0;
+	const char *kind = NULL;
+	char buf[64];
+	if (to && sscanf(to, "timed out after %ld ms", &ms) == 1) {
+		snprintf(buf, sizeof buf, "auth api timed out after %ld ms", ms);
+		kind = buf;
+	} else if (strstr(msg, "failed to decode response")) {
+		kind = "auth api answer could not be decoded";
+	} else if (strstr(msg, "auth api ") && strstr(msg, " unreachable")) {
+		kind = "auth api unreachable";
+	} else if (strstr(msg, "auth api ") && strstr(msg, " returned ")) {
+		kind = "auth api returned an error";
+	} else if (strstr(msg, "auth api ") || strstr(msg, "://")) {
+		kind = "auth api unavailable";
+	}
+	if (!kind) {
+		snprintf(out, outlen, "%s", msg);
+		return;
+	}
+	snprintf(out, outlen, "%s%s (details in the KMS log)", prefix, kind);
+}

@@ -82,4 +82,13 @@ int auth_check(struct auth *a, const struct boot_info *bi, int is_kms, struct au
 /* GET <url> (webhook), the file's values (static), or the dev values. */
 int auth_get_info(struct auth *a, struct auth_info *out, struct err *err);
 
+/*
+ * The part of an auth failure message that an unauthenticated caller may
+ * hear: the kind of failure ("auth api unreachable", "auth api timed out
+ * after 2000 ms", "auth api returned an error", "auth api answer could not
+ * be decoded"), never the webhook's origin or any byte of its answer. A
+ * message that names neither is kept as it is.
+ */
+void auth_public_error(const char *msg, char *out, size_t outlen);
+
 #endif

@@ -14,6 +14,7 @@
 #include "util/fs.h"
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/ratelog.h"
 #include "util/secret.h"
 
 #include <jansson.h>
@@ -329,6 +330,24 @@ out:
 	return out;
 }
 
+/* GetMeta, GetAppEnvEncryptPubKey and GetTempCaCert answer anyone: a failure
+ * of the auth backend reaches such a caller as its kind only, while the
+ * whole message (origin, answer) goes to the log, rate-limited. */
+static int public_failure(const char *method, struct err *err)
+{
+	static struct ratelog rl = RATELOG_INIT;
+	char pub[ERR_MAX];
+	auth_public_error(err_msg(err), pub, sizeof pub);
+	if (strcmp(pub, err_msg(err)) == 0)
+		return -1;
+	unsigned long sup = 0;
+	if (ratelog_allow(&rl, 10000, &sup))
+		log_warn("%s failed: %s (%lu more such lines suppressed)", method, err_msg(err),
+			 sup);
+	err_clear(err);
+	return err_set(err, "%s", pub);
+}
+
 static int get_meta(void *svc, struct prpc_call *call, const ProtobufCMessage *req,
 		    ProtobufCMessage **resp, struct err *err)
 {
@@ -339,7 +358,8 @@ static int get_meta(void *svc, struct prpc_call *call, const ProtobufCMessage *r
 		return err_set(err, "out of memory");
 	kms__get_meta_response__init(r);
 	struct auth_info info;
-	TRY(auth_get_info(k->auth, &info, err));
+	if (auth_get_info(k->auth, &info, err) < 0)
+		return public_failure("GetMeta", err);
 	r->ca_cert = k->keys.root_ca_pem;
 	r->allow_any_upgrade = info.is_dev;
 	r->is_dev = info.is_dev;
@@ -371,7 +391,8 @@ static int get_env_pubkey(void *svc, struct prpc_call *call, const ProtobufCMess
 {
 	struct kms *k = svc;
 	const Kms__AppId *in = (const Kms__AppId *)req;
-	TRY(release_self_auth(k, err));
+	if (release_self_auth(k, err) < 0)
+		return public_failure("GetAppEnvEncryptPubKey", err);
 	Kms__PublicKeyResponse *r = prpc_alloc(call, sizeof *r);
 	uint8_t *buf = prpc_alloc(call, 32 + 2 * K256_SIG_LEN);
 	if (!r || !buf)
@@ -393,7 +414,8 @@ static int get_temp_ca_cert(void *svc, struct prpc_call *call, const ProtobufCMe
 {
 	(void)req;
 	struct kms *k = svc;
-	TRY(release_self_auth(k, err));
+	if (release_self_auth(k, err) < 0)
+		return public_failure("GetTempCaCert", err);
 	/* §4.5: the release gate on the KMS's own BootInfo (cached by SelfAuth) */
 	const struct boot_info *self;
 	if (k->cfg.enforce_self_authorization) {

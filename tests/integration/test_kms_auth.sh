@@ -69,7 +69,9 @@ t0=$(date +%s%N)
 r=$("${C[@]}" -w '\n%{http_code}' -X POST "https://127.0.0.1:$KPORT/prpc/GetMeta?json")
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect_eq webhook_down_getmeta_400 "$(echo "$r" | tail -1)" 400
-expect_contains webhook_down_clear_message "$r" "unreachable"
+expect_contains webhook_down_clear_message "$r" "auth api unreachable (details in the KMS log)"
+case "$r" in *127.0.0.1*) fail webhook_down_error_names_no_origin "$r" ;; *) pass webhook_down_error_names_no_origin ;; esac
+expect_contains webhook_down_logged_with_origin "$(cat "$TMP/wh.log")" "GetMeta failed: auth api http://127.0.0.1:$WPORT unreachable"
 if echo "$r" | grep -q SECRET; then fail webhook_down_message_hides_url_secret "secret in error"; else pass webhook_down_message_hides_url_secret; fi
 check webhook_down_answers_without_waiting test "$ms" -lt 2000
 env=$("${C[@]}" -X POST -d '{"app_id":"1111111111111111111111111111111111111111"}' "https://127.0.0.1:$KPORT/prpc/GetAppEnvEncryptPubKey?json" | json 'len(j["public_key"])')
