@@ -158,7 +158,8 @@ static json_t *collateral_json(struct kms_control *c, int64_t now)
 				json_object_set_new(e, "origin", json_string(info.origin));
 			}
 			if (info.next_refresh)
-				json_object_set_new(e, "next_refresh", json_time(info.next_refresh));
+				json_object_set_new(e, "next_refresh",
+						    json_time(info.next_refresh));
 			json_object_set_new(e, "failures", json_integer(info.failures));
 			if (info.last_error[0])
 				json_object_set_new(e, "last_error", json_string(info.last_error));
@@ -192,7 +193,8 @@ static json_t *certificates_json(struct kms_control *c, int64_t now)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++) {
 		char path[4096];
-		if (fs_join(path, sizeof path, c->k->cfg.cert_dir, NAMES[i]) < 0 || !fs_exists(path))
+		if (fs_join(path, sizeof path, c->k->cfg.cert_dir, NAMES[i]) < 0 ||
+		    !fs_exists(path))
 			continue;
 		json_t *e = json_object();
 		json_object_set_new(e, "name", json_string(NAMES[i]));
@@ -277,7 +279,8 @@ int control_status_json(struct kms_control *c, struct buf *out, struct err *err)
 	if (srv)
 		json_object_set_new(l, "rpc", listen_json(cfg->rpc_address, http_server_port(srv)));
 	if (phase == KMS_PHASE_ONBOARDING)
-		json_object_set_new(l, "onboard", listen_json(cfg->onboard_address, k->onboard_port));
+		json_object_set_new(l, "onboard",
+				    listen_json(cfg->onboard_address, k->onboard_port));
 	if (cfg->admin_enabled)
 		json_object_set_new(l, "admin", listen_json(cfg->admin_address, cfg->admin_port));
 	json_object_set_new(o, "listeners", l);
@@ -295,7 +298,8 @@ int control_status_json(struct kms_control *c, struct buf *out, struct err *err)
 				    json_integer((json_int_t)st.refused_per_client));
 		json_object_set_new(cn, "header_timeouts",
 				    json_integer((json_int_t)st.header_timeouts));
-		json_object_set_new(cn, "read_timeouts", json_integer((json_int_t)st.read_timeouts));
+		json_object_set_new(cn, "read_timeouts",
+				    json_integer((json_int_t)st.read_timeouts));
 		json_object_set_new(o, "connections", cn);
 	}
 	json_object_set_new(o, "release_log", json_string(cfg->audit_file));
@@ -354,7 +358,8 @@ static void serve_one(struct kms_control *c, int fd)
 static void *control_thread(void *arg)
 {
 	struct kms_control *c = arg;
-	struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = c->stop_pipe[0], .events = POLLIN}};
+	struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
+			      {.fd = c->stop_pipe[0], .events = POLLIN}};
 	for (;;) {
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -397,9 +402,9 @@ static int path_taken(const char *path, struct err *err)
 		return err_set(err, "control socket %s: %s", path, strerror(errno));
 	}
 	if (!S_ISSOCK(st.st_mode))
-		return err_set(err,
-			       "control socket %s exists and is not a socket; refusing to replace it",
-			       path);
+		return err_set(
+		    err, "control socket %s exists and is not a socket; refusing to replace it",
+		    path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_set(err, "control socket: socket: %s", strerror(errno));

@@ -64,7 +64,8 @@ struct guest_agent *guest_agent_new(long timeout_ms, struct err *err)
 		return NULL;
 	}
 	g->timeout_ms = timeout_ms > 0 ? timeout_ms : GUEST_AGENT_TIMEOUT_MS;
-	g->connect_ms = g->timeout_ms < GUEST_AGENT_CONNECT_MS ? g->timeout_ms : GUEST_AGENT_CONNECT_MS;
+	g->connect_ms =
+	    g->timeout_ms < GUEST_AGENT_CONNECT_MS ? g->timeout_ms : GUEST_AGENT_CONNECT_MS;
 	pthread_mutex_init(&g->mu, NULL);
 	const char *env = getenv("DSTACK_AGENT_ADDRESS");
 	char def[AGENT_ADDR_MAX];

@@ -47,11 +47,12 @@ int kmsctl_status_read(const char *path, long timeout_ms, struct json_t **out, s
 		int e = errno;
 		close(fd);
 		if (e == EACCES)
-			return err_set(err,
-				       "control socket %s: permission denied (it is for the service "
-				       "user and its group: run as root, or add yourself to the "
-				       "group)",
-				       path);
+			return err_set(
+			    err,
+			    "control socket %s: permission denied (it is for the service "
+			    "user and its group: run as root, or add yourself to the "
+			    "group)",
+			    path);
 		if (e == ENOENT || e == ECONNREFUSED)
 			return err_set(err,
 				       "control socket %s: %s (is dstack-kms running? see "
@@ -65,7 +66,8 @@ int kmsctl_status_read(const char *path, long timeout_ms, struct json_t **out, s
 	for (;;) {
 		long long left = end - mono_ms();
 		if (left <= 0) {
-			err_set(err, "control socket %s: no status within %ld ms", path, timeout_ms);
+			err_set(err, "control socket %s: no status within %ld ms", path,
+				timeout_ms);
 			goto out;
 		}
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -172,7 +174,8 @@ int kmsctl_status_attention(struct json_t *doc, struct buf *out)
 		} else if (left <= 0)
 			ATTN("collateral for FMSPC %s (%s) expired at %s", fm, ca, s1);
 		else if (left < COLLATERAL_WARN_S)
-			ATTN("collateral for FMSPC %s (%s) expires within 24 h (at %s)", fm, ca, s1);
+			ATTN("collateral for FMSPC %s (%s) expires within 24 h (at %s)", fm, ca,
+			     s1);
 		else if (!json_is_true(json_object_get(e, "usable")))
 			ATTN("collateral for FMSPC %s (%s) is not usable", fm, ca);
 	}
@@ -266,12 +269,11 @@ static void print_readable(json_t *d)
 	json_t *e;
 	if (!json_array_size(json_object_get(col, "entries")))
 		line("collateral", "none cached yet (%s)", str(col, "cache_dir"));
-	json_array_foreach(json_object_get(col, "entries"), i, e)
-	    line(i ? "" : "collateral", "%s %s: %s, valid until %s (%lld h left)%s%s",
-		 str(e, "fmspc"), str(e, "ca"),
-		 json_is_true(json_object_get(e, "usable")) ? "usable" : "NOT usable",
-		 str(e, "valid_until"), num(e, "expires_in_seconds", 0) / 3600,
-		 str(e, "last_error")[0] ? "; last error: " : "", str(e, "last_error"));
+	json_array_foreach(json_object_get(col, "entries"), i, e) line(
+	    i ? "" : "collateral", "%s %s: %s, valid until %s (%lld h left)%s%s", str(e, "fmspc"),
+	    str(e, "ca"), json_is_true(json_object_get(e, "usable")) ? "usable" : "NOT usable",
+	    str(e, "valid_until"), num(e, "expires_in_seconds", 0) / 3600,
+	    str(e, "last_error")[0] ? "; last error: " : "", str(e, "last_error"));
 	if (!json_array_size(json_object_get(d, "certificates")))
 		line("certificates", "none");
 	json_array_foreach(json_object_get(d, "certificates"), i, e)
@@ -282,25 +284,25 @@ static void print_readable(json_t *d)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: " KMSCTL_PROG " [OPTIONS] status [--socket PATH] [--json]\n"
-		   "\n"
-		   "Reads the KMS's control socket and prints its status: phase (onboarding or\n"
-		   "serving), uptime, when the key set was bootstrapped, listeners, requests\n"
-		   "and releases by outcome, connection refusals, the auth backend's\n"
-		   "reachability and latency, the collateral cache and its validity, and the\n"
-		   "certificates' expiry dates. No key material is in it.\n"
-		   "\n"
-		   "  --socket PATH  the control socket (default " CONFIG_DEFAULT_CONTROL_SOCKET
-		   ",\n"
-		   "                 [core] control_socket of kms.toml); it is mode 0660: run as\n"
-		   "                 the service user, a member of its group, or root\n"
-		   "  --json         print the status document itself\n"
-		   "  -h, --help     this text\n"
-		   "\n"
-		   "Exit status: 0 all well; 3 something needs attention (listed on stderr):\n"
-		   "not serving, auth backend unreachable, collateral expired or expiring\n"
-		   "within 24 h, a certificate expiring within 30 days; 1 the status could not\n"
-		   "be read; 2 usage error. The global --timeout bounds the wait.\n");
+	fprintf(f,
+		"Usage: " KMSCTL_PROG " [OPTIONS] status [--socket PATH] [--json]\n"
+		"\n"
+		"Reads the KMS's control socket and prints its status: phase (onboarding or\n"
+		"serving), uptime, when the key set was bootstrapped, listeners, requests\n"
+		"and releases by outcome, connection refusals, the auth backend's\n"
+		"reachability and latency, the collateral cache and its validity, and the\n"
+		"certificates' expiry dates. No key material is in it.\n"
+		"\n"
+		"  --socket PATH  the control socket (default " CONFIG_DEFAULT_CONTROL_SOCKET ",\n"
+		"                 [core] control_socket of kms.toml); it is mode 0660: run as\n"
+		"                 the service user, a member of its group, or root\n"
+		"  --json         print the status document itself\n"
+		"  -h, --help     this text\n"
+		"\n"
+		"Exit status: 0 all well; 3 something needs attention (listed on stderr):\n"
+		"not serving, auth backend unreachable, collateral expired or expiring\n"
+		"within 24 h, a certificate expiring within 30 days; 1 the status could not\n"
+		"be read; 2 usage error. The global --timeout bounds the wait.\n");
 }
 
 static int run(struct kmsctl *ctl, int argc, char **argv)
