@@ -104,6 +104,8 @@ int ae_config_from_env(struct ae_config *c, struct err *err)
 	TRY(ae_split_rpc_urls(c->rpc_url, c->rpc_urls, AE_MAX_PROVIDERS, &c->n_rpc, err));
 	c->kms_addr = env_or("KMS_CONTRACT_ADDR", "0x0000000000000000000000000000000000000000");
 	TRY(env_long("ETH_RPC_TIMEOUT_MS", 3000, 50, 600000, &c->rpc_timeout_ms, err));
+	c->deadline_ms =
+	    c->rpc_timeout_ms < AE_DEADLINE_MAX_MS ? c->rpc_timeout_ms : AE_DEADLINE_MAX_MS;
 	TRY(env_long("ETH_HEAD_POLL_MS", 1000, 50, 600000, &c->head_poll_ms, err));
 	TRY(env_long("ETH_MAX_BLOCK_AGE", 0, 0, 100L * 365 * 86400, &c->max_block_age_s, err));
 	TRY(env_long("ETH_FINALITY_CONFIRMATIONS", 0, 0, 1000000, &c->finality, err));
@@ -131,6 +133,8 @@ int ae_config_from_env(struct ae_config *c, struct err *err)
 	long w;
 	TRY(env_long("AUTH_ETH_WORKERS", 16, 1, 256, &w, err));
 	c->workers = (int)w;
+	TRY(env_long("AUTH_ETH_RPC_THREADS", 64, 1, 1024, &w, err));
+	c->rpc_threads = (int)w;
 	TRY(env_long("AUTH_ETH_MAX_CONNECTIONS", 1024, 1, 1000000, &w, err));
 	c->max_conns = (int)w;
 	TRY(env_long("AUTH_ETH_MAX_CONNECTIONS_PER_CLIENT", c->max_conns, 1, 1000000, &w, err));

@@ -10,10 +10,11 @@
  * refresh is single-flight per provider: concurrent requests that find the
  * head too old wait for one refresh instead of each starting one.
  *
- * Outgoing calls are blocking libcurl exchanges made by the HTTP worker
- * thread that serves the request (one per connection at a time), through a
- * per-provider pool of clients (one keep-alive connection each, created on
- * demand); every exchange is bounded by what is left of the read's deadline.
+ * Outgoing calls are blocking libcurl exchanges made by the server's pool
+ * thread that runs the read (server.h), through a per-provider pool of
+ * clients (one keep-alive connection each, created on demand); every
+ * exchange is bounded by what is left of the caller's deadline, and a
+ * timeout within a sliver of time marks no provider down.
  * spec: auth-eth §1.7, §2.1-§2.4; issue 4 (head tracker, staleness).
  */
 #include "auth-eth/eth.h"
@@ -121,6 +122,11 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t eth_now_ms(void)
+{
+	return mono_ms();
+}
+
 static int64_t mono_us(void)
 {
 	struct timespec ts;
@@ -203,6 +209,14 @@ enum rpc_fail {
 	RPC_FAIL_ANSWER,   /* JSON-RPC error (revert), or not a JSON-RPC answer */
 };
 
+/* The shortest attempt whose timeout marks a provider down: 100 ms, or a
+ * provider's fair share of a shorter ETH_RPC_TIMEOUT_MS. */
+static long blame_min_ms(const struct eth *e)
+{
+	long share = e->cfg.timeout_ms / (2 * (long)e->n);
+	return share < 100 ? share : 100;
+}
+
 /* POSTs body and parses the answer to n requests with ids 1..n. */
 static int rpc(struct provider *p, struct http_client *c, const struct buf *body, size_t n,
 	       int64_t deadline_ms, struct jsonrpc_answers *ans, enum rpc_fail *fail,
@@ -258,7 +272,11 @@ static int rpc(struct provider *p, struct http_client *c, const struct buf *body
 	rc = 0;
 out:
 	aem_call(p->idx, result, mono_us() - t0);
-	if (*fail == RPC_FAIL_PROVIDER)
+	/* A timeout within a sliver of time (a request that waited long for a
+	 * thread) says nothing about the provider: it is not marked down, or
+	 * one burst of late requests would take a healthy provider out. */
+	if (*fail == RPC_FAIL_PROVIDER &&
+	    !(result == AEM_CALL_TIMEOUT && remain < blame_min_ms(p->e)))
 		mark_down(p, err->msg);
 	else
 		mark_up(p);
@@ -679,14 +697,19 @@ static int usable(struct provider *p, int64_t now, char *why, size_t whylen)
  * The read of r under the quorum rule (see eth.h). ETH_STALE when every
  * provider that could have answered had a head older than ETH_MAX_BLOCK_AGE.
  */
-static enum eth_rc chain_read(struct eth *e, struct read *r, struct err *err)
+static enum eth_rc chain_read(struct eth *e, struct read *r, int64_t deadline, struct err *err)
 {
 	if (!e->addr_ok) {
 		err_set(err, "%s", e->addr_err);
 		return ETH_UNAVAILABLE;
 	}
+	if (deadline - mono_ms() < 1) {
+		/* nothing is asked (and no provider blamed) for a request that
+		 * waited its whole deadline for a thread */
+		err_set(err, "no time left for the chain read");
+		return ETH_UNAVAILABLE;
+	}
 	const int K = e->cfg.quorum;
-	const int64_t deadline = mono_ms() + e->cfg.timeout_ms;
 	char skipped[ERR_MAX] = "";
 	char why[ERR_MAX];
 	struct provider *cand[MAX_PROVIDERS];
@@ -891,7 +914,7 @@ static void read_init(struct read *r, int check_age)
 /* ---- requests ---------------------------------------------------------- */
 
 enum eth_rc eth_authorize(struct eth *e, int is_kms, const struct abi_boot_info *bi,
-			  struct eth_decision *out, struct err *err)
+			  int64_t deadline_ms, struct eth_decision *out, struct err *err)
 {
 	memset(out, 0, sizeof *out);
 	struct buf call = BUF_INIT, gw = BUF_INIT;
@@ -909,7 +932,7 @@ enum eth_rc eth_authorize(struct eth *e, int is_kms, const struct abi_boot_info 
 	r.calldata[1] = &gw;
 	r.names[1] = "gatewayAppId";
 	r.gw_index = 1;
-	rc = chain_read(e, &r, err);
+	rc = chain_read(e, &r, deadline_ms, err);
 	if (rc != ETH_OK)
 		goto out;
 	rc = ETH_UNAVAILABLE;
@@ -942,7 +965,7 @@ void eth_decision_free(struct eth_decision *d)
 	buf_free(&d->gateway_app_id);
 }
 
-enum eth_rc eth_info(struct eth *e, struct eth_info *out, struct err *err)
+enum eth_rc eth_info(struct eth *e, int64_t deadline_ms, struct eth_info *out, struct err *err)
 {
 	memset(out, 0, sizeof *out);
 	struct buf gw = BUF_INIT, impl = BUF_INIT;
@@ -960,7 +983,7 @@ enum eth_rc eth_info(struct eth *e, struct eth_info *out, struct err *err)
 	r.calldata[1] = &impl;
 	r.names[1] = "appImplementation";
 	r.gw_index = 0;
-	rc = chain_read(e, &r, err);
+	rc = chain_read(e, &r, deadline_ms, err);
 	if (rc != ETH_OK)
 		goto out;
 	rc = ETH_UNAVAILABLE;
@@ -988,8 +1011,8 @@ void eth_info_free(struct eth_info *i)
 	buf_free(&i->gateway_app_id);
 }
 
-enum eth_rc eth_is_registered(struct eth *e, const uint8_t app[20], int *registered,
-			      struct err *err)
+enum eth_rc eth_is_registered(struct eth *e, const uint8_t app[20], int64_t deadline_ms,
+			      int *registered, struct err *err)
 {
 	struct buf call = BUF_INIT;
 	struct read r;
@@ -1000,7 +1023,7 @@ enum eth_rc eth_is_registered(struct eth *e, const uint8_t app[20], int *registe
 	r.n = 1;
 	r.calldata[0] = &call;
 	r.names[0] = "registeredApps";
-	rc = chain_read(e, &r, err);
+	rc = chain_read(e, &r, deadline_ms, err);
 	if (rc != ETH_OK)
 		goto out;
 	if (abi_decode_bool(r.out[0].p, r.out[0].len, registered, err) < 0) {

@@ -9,8 +9,10 @@
  * down with an exponential backoff; a successful exchange brings it back.
  * A provider whose eth_chainId differs from ETH_CHAIN_ID is never used.
  *
- * A read (decision, GET / or the seed check) has ONE deadline,
- * ETH_RPC_TIMEOUT_MS, failover included. It needs ETH_RPC_QUORUM = K
+ * A read (decision, GET / or the seed check) has ONE deadline, given by the
+ * caller (a CLOCK_MONOTONIC time in ms: the request's arrival plus
+ * ETH_RPC_TIMEOUT_MS, so time spent waiting for a thread counts), failover
+ * included. It needs ETH_RPC_QUORUM = K
  * providers: the block read is the lowest of their heads minus the finality
  * depth, every provider is asked for that block's hash and then for the
  * eth_calls pinned to that hash (EIP-1898 {"blockHash": ...}); the answer is
@@ -68,10 +70,14 @@ struct eth_decision {
 	struct buf gateway_app_id; /* UTF-8 */
 	uint64_t block;		   /* the block the answer was read at */
 };
-/* isAppAllowed / isKmsAllowed + gatewayAppId at one block. Thread-safe.
- * Free out with eth_decision_free in every case. */
+/* Now on the clock deadlines are given in (CLOCK_MONOTONIC, ms). */
+int64_t eth_now_ms(void);
+
+/* isAppAllowed / isKmsAllowed + gatewayAppId at one block, by deadline_ms
+ * (eth_now_ms clock). Thread-safe. Free out with eth_decision_free in every
+ * case. */
 enum eth_rc eth_authorize(struct eth *e, int is_kms, const struct abi_boot_info *bi,
-			  struct eth_decision *out, struct err *err);
+			  int64_t deadline_ms, struct eth_decision *out, struct err *err);
 void eth_decision_free(struct eth_decision *d);
 
 struct eth_info {
@@ -81,12 +87,12 @@ struct eth_info {
 };
 /* chain id + gatewayAppId + appImplementation (GET /). No staleness check:
  * this is chain information, not an authorization. */
-enum eth_rc eth_info(struct eth *e, struct eth_info *out, struct err *err);
+enum eth_rc eth_info(struct eth *e, int64_t deadline_ms, struct eth_info *out, struct err *err);
 void eth_info_free(struct eth_info *i);
 
 /* registeredApps(app) (the seed's is_app_allowed). */
-enum eth_rc eth_is_registered(struct eth *e, const uint8_t app[20], int *registered,
-			      struct err *err);
+enum eth_rc eth_is_registered(struct eth *e, const uint8_t app[20], int64_t deadline_ms,
+			      int *registered, struct err *err);
 
 /* Provider states for GET /metrics (origins stay valid while e lives).
  * Returns the number of providers filled (at most max). */

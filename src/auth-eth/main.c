@@ -57,13 +57,16 @@ static void usage(FILE *f)
 	    "  ETH_FINALITY_CONFIRMATIONS  read this many blocks below the head (default 0)\n"
 	    "  KMS_CONTRACT_ADDR   KMS policy contract, the proxy address\n"
 	    "                      (default 0x0000000000000000000000000000000000000000)\n"
-	    "  ETH_RPC_TIMEOUT_MS  time limit of one authorization, failover included\n"
-	    "                      (default 3000)\n"
+	    "  ETH_RPC_TIMEOUT_MS  time limit of one request, from its arrival to its answer:\n"
+	    "                      waiting for a thread and failover included (default 3000;\n"
+	    "                      at most 4500, inside the KMS's 5 s webhook timeout)\n"
 	    "  ETH_HEAD_POLL_MS    how often the newest block is polled (default 1000)\n"
 	    "  ETH_MAX_BLOCK_AGE   refuse authorizations (\"chain view is stale\") when the\n"
 	    "                      newest block is older than this many seconds (default 0 = "
 	    "off)\n"
-	    "  AUTH_ETH_WORKERS    HTTP worker threads (default 16)\n"
+	    "  AUTH_ETH_WORKERS    HTTP event-loop threads (default 16)\n"
+	    "  AUTH_ETH_RPC_THREADS  threads that make the chain reads (default 64); more\n"
+	    "                      requests wait for one within their deadline\n"
 	    "  AUTH_ETH_MAX_CONNECTIONS  open connections at most (default 1024); more are\n"
 	    "                      closed at once\n"
 	    "  AUTH_ETH_MAX_CONNECTIONS_PER_CLIENT  per client address (default: the same)\n"
@@ -167,6 +170,12 @@ int main(int argc, char **argv)
 		 "finality=%ld timeout=%ldms head_poll=%ldms max_block_age=%lds",
 		 KMS_VERSION, KMS_GIT_REV, origins, cfg.quorum, chain, cfg.finality,
 		 cfg.rpc_timeout_ms, cfg.head_poll_ms, cfg.max_block_age_s);
+	if (cfg.deadline_ms < cfg.rpc_timeout_ms)
+		log_warn(
+		    "ETH_RPC_TIMEOUT_MS=%ld is above %d ms: using %ld ms, so that every answer "
+		    "reaches the KMS within its %d ms webhook timeout",
+		    cfg.rpc_timeout_ms, AE_DEADLINE_MAX_MS, cfg.deadline_ms,
+		    AE_KMS_WEBHOOK_TIMEOUT_MS);
 	if (http_client_global_init(&err) < 0)
 		goto fail;
 
@@ -185,7 +194,7 @@ int main(int argc, char **argv)
 	    .quorum = cfg.quorum,
 	    .kms_addr = cfg.kms_addr,
 	    .env_file = cfg.env_file,
-	    .timeout_ms = cfg.rpc_timeout_ms,
+	    .timeout_ms = cfg.deadline_ms,
 	    .poll_ms = cfg.head_poll_ms,
 	    .max_block_age_s = cfg.max_block_age_s,
 	};
@@ -193,7 +202,10 @@ int main(int argc, char **argv)
 	if (!eth)
 		goto fail;
 	/* GET /'s ethRpcUrl keeps upstream's shape: the first provider's origin */
-	ae_server_init(&ctx, eth, cfg.kms_addr, cfg.rpc_urls[0]);
+	/* at most one request per connection waits for a thread */
+	if (ae_server_init(&ctx, eth, cfg.kms_addr, cfg.rpc_urls[0], cfg.deadline_ms,
+			   (size_t)cfg.rpc_threads, (size_t)cfg.max_conns, &err) < 0)
+		goto fail;
 	ctx_ready = 1;
 	struct http_server_opts so = {
 	    .address = addr,
@@ -230,9 +242,10 @@ fail:
 	log_err("Error starting server: %s", err.msg);
 done:
 	http_server_stop(srv);
-	eth_free(eth);
+	/* the chain reads still running end by their deadlines; then the chain */
 	if (ctx_ready)
 		ae_server_destroy(&ctx);
+	eth_free(eth);
 	ae_config_free(&cfg);
 	return rc;
 }

@@ -8,6 +8,10 @@
  * Failure log lines are rate-limited and carry no request bytes or URLs.
  * GET /metrics (not in upstream, whose GET /metrics is a 404) serves the
  * Prometheus text of auth-eth/metrics.h; every answer is counted there.
+ * The event loops never wait on the chain: a chain read runs on the pool
+ * (server.h) under one deadline from the request's arrival, and the loop
+ * answers as for an RPC failure when it passes. Answers never carry an RPC
+ * URL, origin or anything an RPC sent (those go to the rate-limited log).
  * spec: auth-eth §1.2-§1.5, §5.3; seed kms-service-setup (POST /).
  */
 #include "auth-eth/server.h"
@@ -19,6 +23,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,18 +43,26 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void ae_server_init(struct ae_server *s, struct eth *eth, const char *kms_addr, const char *rpc_url)
+int ae_server_init(struct ae_server *s, struct eth *eth, const char *kms_addr, const char *rpc_url,
+		   long deadline_ms, size_t threads, size_t queue, struct err *err)
 {
 	memset(s, 0, sizeof *s);
 	s->eth = eth;
 	s->kms_addr = kms_addr;
+	s->deadline_ms = deadline_ms;
 	authreq_public_rpc_endpoint(rpc_url, s->rpc_endpoint, sizeof s->rpc_endpoint);
+	s->pool = workpool_new(threads, queue, 30000, err);
+	if (!s->pool)
+		return -1;
 	pthread_mutex_init(&s->log_mu, NULL);
 	s->log_window_ms = -1000000;
+	return 0;
 }
 
 void ae_server_destroy(struct ae_server *s)
 {
+	workpool_free(s->pool);
+	s->pool = NULL;
 	pthread_mutex_destroy(&s->log_mu);
 }
 
@@ -137,12 +150,22 @@ static void not_found(const struct http_req *req, struct http_resp *resp)
 	buf_free(&b);
 }
 
-static void handle_info(struct ae_server *s, const struct http_req *req, struct http_resp *resp)
+/* HEAD /: headers only, with the length GET would have (libevent would send
+ * a HEAD body as is) */
+static void head_only(struct http_resp *resp)
+{
+	char len[32];
+	snprintf(len, sizeof len, "%zu", resp->body.len);
+	http_resp_header(resp, "Content-Length", len);
+	buf_reset(&resp->body);
+}
+
+static void answer_info(struct ae_server *s, int head, int64_t deadline, struct http_resp *resp)
 {
 	struct eth_info info;
 	struct err err;
 	err_clear(&err);
-	if (eth_info(s->eth, &info, &err) != ETH_OK) {
+	if (eth_info(s->eth, deadline, &info, &err) != ETH_OK) {
 		log_failure(s, "authorization backend health check failed: %s", err.msg);
 		reply(resp, 500, AUTHREQ_BODY_ERROR500);
 		aem_decision(AEM_ROUTE_INFO, AEM_UNAVAILABLE);
@@ -160,40 +183,46 @@ static void handle_info(struct ae_server *s, const struct http_req *req, struct 
 		buf_free(&b);
 	}
 	eth_info_free(&info);
-	if (!strcmp(req->method, "HEAD")) {
-		/* headers only, with the length GET would have (libevent would send
-		 * a HEAD body as is) */
-		char len[32];
-		snprintf(len, sizeof len, "%zu", resp->body.len);
-		http_resp_header(resp, "Content-Length", len);
-		buf_reset(&resp->body);
-	}
+	if (head)
+		head_only(resp);
 }
 
-static void handle_boot(struct ae_server *s, int is_kms, const json_t *body, struct http_resp *resp)
+/* Validation on the loop: 0 when ar is to be read from the chain, else
+ * resp holds the answer (ar freed). */
+static int validate_boot(struct ae_server *s, int is_kms, const json_t *body, struct authreq *ar,
+			 struct http_resp *resp)
 {
 	const char *what = is_kms ? "KMS" : "application";
 	enum aem_route route = is_kms ? AEM_ROUTE_KMS : AEM_ROUTE_APP;
-	struct authreq ar;
 	struct err err;
 	err_clear(&err);
-	enum authreq_verdict v = authreq_validate(body, &ar, &err);
+	enum authreq_verdict v = authreq_validate(body, ar, &err);
 	if (v == AUTHREQ_INVALID) {
 		log_debug("invalid %s authorization request: %s", what, err.msg);
 		reply(resp, 400, AUTHREQ_BODY_INVALID);
 		aem_decision(route, AEM_INVALID);
-		authreq_free(&ar);
-		return;
+		authreq_free(ar);
+		return -1;
 	}
 	if (v == AUTHREQ_UNAVAILABLE) {
 		log_failure(s, "%s authorization backend failed: %s", what, err.msg);
 		reply(resp, 200, AUTHREQ_BODY_UNAVAILABLE);
 		aem_decision(route, AEM_UNAVAILABLE);
-		authreq_free(&ar);
-		return;
+		authreq_free(ar);
+		return -1;
 	}
+	return 0;
+}
+
+static void answer_boot(struct ae_server *s, int is_kms, const struct authreq *ar, int64_t deadline,
+			struct http_resp *resp)
+{
+	const char *what = is_kms ? "KMS" : "application";
+	enum aem_route route = is_kms ? AEM_ROUTE_KMS : AEM_ROUTE_APP;
+	struct err err;
+	err_clear(&err);
 	struct eth_decision d;
-	enum eth_rc rc = eth_authorize(s->eth, is_kms, &ar.bi, &d, &err);
+	enum eth_rc rc = eth_authorize(s->eth, is_kms, &ar->bi, deadline, &d, &err);
 	if (rc == ETH_STALE) {
 		log_failure(s, "%s authorization refused: chain view is stale: %s", what, err.msg);
 		reply(resp, 200, AUTHREQ_BODY_STALE);
@@ -219,7 +248,6 @@ static void handle_boot(struct ae_server *s, int is_kms, const json_t *body, str
 		buf_free(&b);
 	}
 	eth_decision_free(&d);
-	authreq_free(&ar);
 }
 
 static void handle_metrics(struct ae_server *s, struct http_resp *resp)
@@ -235,32 +263,40 @@ static void handle_metrics(struct ae_server *s, struct http_resp *resp)
 	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
-/* The seed tutorial's checks (upstream answers 404 here; see issue 4). */
-static void handle_seed(struct ae_server *s, const json_t *body, struct http_resp *resp)
+#define SEED_BODY_UNAVAILABLE "{\"result\":false,\"reason\":\"" AUTHREQ_REASON_UNAVAILABLE "\"}"
+
+/* The seed tutorial's checks (upstream answers 404 here; see issue 4), on
+ * the loop: 0 when q.app_id is to be read from the chain, else resp holds
+ * the answer. */
+static int parse_seed(const json_t *body, struct authreq_seed *q, struct http_resp *resp)
 {
-	struct authreq_seed q;
-	authreq_parse_seed(body, &q);
-	if (q.method == AUTHREQ_SEED_PING) {
+	authreq_parse_seed(body, q);
+	if (q->method == AUTHREQ_SEED_PING) {
 		reply(resp, 200, "{\"result\":\"pong\"}");
-		return;
+		return -1;
 	}
-	if (q.method != AUTHREQ_SEED_IS_APP_ALLOWED) {
+	if (q->method != AUTHREQ_SEED_IS_APP_ALLOWED) {
 		reply(resp, 400, "{\"error\":\"unknown method\"}");
 		aem_decision(AEM_ROUTE_SEED, AEM_INVALID);
-		return;
+		return -1;
 	}
-	if (!q.app_id_ok) {
+	if (!q->app_id_ok) {
 		reply(resp, 200, "{\"result\":false}");
 		aem_decision(AEM_ROUTE_SEED, AEM_DENY);
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+static void answer_seed(struct ae_server *s, const uint8_t app_id[20], int64_t deadline,
+			struct http_resp *resp)
+{
 	int registered = 0;
 	struct err err;
 	err_clear(&err);
-	if (eth_is_registered(s->eth, q.app_id, &registered, &err) != ETH_OK) {
+	if (eth_is_registered(s->eth, app_id, deadline, &registered, &err) != ETH_OK) {
 		log_failure(s, "is_app_allowed: authorization backend failed: %s", err.msg);
-		reply(resp, 200,
-		      "{\"result\":false,\"reason\":\"" AUTHREQ_REASON_UNAVAILABLE "\"}");
+		reply(resp, 200, SEED_BODY_UNAVAILABLE);
 		aem_decision(AEM_ROUTE_SEED, AEM_UNAVAILABLE);
 		return;
 	}
@@ -268,8 +304,124 @@ static void handle_seed(struct ae_server *s, const json_t *body, struct http_res
 	aem_decision(AEM_ROUTE_SEED, registered ? AEM_ALLOW : AEM_DENY);
 }
 
+/* ---- chain reads on the pool ------------------------------------------- */
+
+struct job {
+	struct ae_server *s;
+	struct http_deferred *d;
+	enum route route;
+	int head;	     /* HEAD / */
+	int64_t arrived_ms;  /* monotonic */
+	int64_t deadline_ms; /* arrived_ms + s->deadline_ms */
+	struct authreq ar;   /* ROUTE_APP, ROUTE_KMS */
+	uint8_t app_id[20];  /* ROUTE_SEED */
+};
+
+static enum aem_route aem_route_of(enum route r)
+{
+	return r == ROUTE_INFO	 ? AEM_ROUTE_INFO
+	       : r == ROUTE_SEED ? AEM_ROUTE_SEED
+	       : r == ROUTE_KMS	 ? AEM_ROUTE_KMS
+				 : AEM_ROUTE_APP;
+}
+
+static const char *what_of(enum route r)
+{
+	return r == ROUTE_INFO	 ? "authorization backend health check"
+	       : r == ROUTE_SEED ? "is_app_allowed: authorization backend"
+	       : r == ROUTE_KMS	 ? "KMS authorization backend"
+				 : "application authorization backend";
+}
+
+/* The answer the spec gives a request whose chain read failed (an RPC
+ * failure): also the loop's answer when the deadline passes. */
+static void unavailable(enum route r, int head, struct http_resp *resp)
+{
+	if (r == ROUTE_INFO) {
+		reply(resp, 500, AUTHREQ_BODY_ERROR500);
+		if (head)
+			head_only(resp);
+	} else if (r == ROUTE_SEED) {
+		reply(resp, 200, SEED_BODY_UNAVAILABLE);
+	} else {
+		reply(resp, 200, AUTHREQ_BODY_UNAVAILABLE);
+	}
+}
+
+static void run_job(void *arg)
+{
+	struct job *j = arg;
+	struct ae_server *s = j->s;
+	struct http_resp *resp = http_deferred_resp(j->d);
+	int64_t now = mono_ms();
+	if (now >= j->deadline_ms) {
+		/* the loop has answered already: do not load the chain for nobody */
+		log_failure(s, "%s failed: no time left after waiting %lld ms for an RPC thread",
+			    what_of(j->route), (long long)(now - j->arrived_ms));
+		unavailable(j->route, j->head, resp);
+		aem_decision(aem_route_of(j->route), AEM_UNAVAILABLE);
+	} else if (j->route == ROUTE_INFO) {
+		answer_info(s, j->head, j->deadline_ms, resp);
+	} else if (j->route == ROUTE_SEED) {
+		answer_seed(s, j->app_id, j->deadline_ms, resp);
+	} else {
+		answer_boot(s, j->route == ROUTE_KMS, &j->ar, j->deadline_ms, resp);
+	}
+	http_deferred_finish(j->d);
+	authreq_free(&j->ar);
+	free(j);
+}
+
+/* Hands j to the pool; the loop answers as for an RPC failure when the
+ * deadline passes first, or at once when there is no room. Takes j. */
+static void start_job(struct job *j, const struct http_req *req, struct http_resp *resp)
+{
+	struct ae_server *s = j->s;
+	struct http_resp tmo = {.status = 500, .content_type = "text/plain"};
+	unavailable(j->route, j->head, &tmo);
+	/* the job needs no body (ar / app_id hold what was validated): do not
+	 * copy up to a mebibyte per waiting request */
+	struct http_req lean = *req;
+	lean.body = (const uint8_t *)"";
+	lean.body_len = 0;
+	long left = (long)(j->deadline_ms - mono_ms());
+	j->d = http_defer(&lean, &tmo, (left > 0 ? left : 0) + AE_DEADLINE_GRACE_MS);
+	if (j->d && workpool_submit(s->pool, run_job, j) == 0) {
+		buf_free(&tmo.body);
+		return;
+	}
+	if (j->d) {
+		http_deferred_cancel(j->d, resp);
+	} else {
+		buf_free(&resp->body);
+		*resp = tmo;
+		tmo = (struct http_resp){0};
+	}
+	buf_free(&tmo.body);
+	log_failure(s, "%s failed: every RPC thread is busy and the queue is full",
+		    what_of(j->route));
+	aem_decision(aem_route_of(j->route), AEM_UNAVAILABLE);
+	authreq_free(&j->ar);
+	free(j);
+}
+
+static struct job *job_new(struct ae_server *s, enum route r, int64_t arrived_ms)
+{
+	struct job *j = calloc(1, sizeof *j);
+	if (!j)
+		return NULL;
+	j->s = s;
+	j->route = r;
+	j->arrived_ms = arrived_ms;
+	j->deadline_ms = arrived_ms + s->deadline_ms;
+	return j;
+}
+
 void ae_server_handle(void *ud, const struct http_req *req, struct http_resp *resp)
 {
+	/* the loops never block, so the handler runs as the request is read:
+	 * its deadline counts from here */
+	const int64_t arrived_ms = mono_ms();
 	struct ae_server *s = ud;
 	enum route r = route_of(req->method, req->path);
 	json_t *body = NULL;
@@ -297,16 +449,32 @@ void ae_server_handle(void *ud, const struct http_req *req, struct http_resp *re
 			return;
 		}
 	}
+	struct job *j = NULL;
 	switch (r) {
 	case ROUTE_INFO:
-		handle_info(s, req, resp);
-		break;
 	case ROUTE_SEED:
-		handle_seed(s, body, resp);
-		break;
 	case ROUTE_APP:
 	case ROUTE_KMS:
-		handle_boot(s, r == ROUTE_KMS, body, resp);
+		j = job_new(s, r, arrived_ms);
+		if (!j) {
+			unavailable(r, !strcmp(req->method, "HEAD"), resp);
+			aem_decision(aem_route_of(r), AEM_UNAVAILABLE);
+			break;
+		}
+		if (r == ROUTE_INFO) {
+			j->head = !strcmp(req->method, "HEAD");
+		} else if (r == ROUTE_SEED) {
+			struct authreq_seed q;
+			if (parse_seed(body, &q, resp) < 0) {
+				free(j);
+				break;
+			}
+			memcpy(j->app_id, q.app_id, 20);
+		} else if (validate_boot(s, r == ROUTE_KMS, body, &j->ar, resp) < 0) {
+			free(j);
+			break;
+		}
+		start_job(j, req, resp);
 		break;
 	case ROUTE_METRICS:
 		handle_metrics(s, resp);

@@ -22,6 +22,7 @@ static struct {
 } g_tests[MAX_TESTS];
 static int g_ntests;
 static int g_failed;
+static const char *g_skip_reason;
 static char g_tmproot[256];
 static int g_tmpcount;
 
@@ -45,6 +46,11 @@ void t_fail(const char *file, int line, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	printf("  %s:%d: %s\n", file, line, msg);
+}
+
+void t_skip(const char *reason)
+{
+	g_skip_reason = reason;
 }
 
 const char *t_vector(const char *rel)
@@ -152,7 +158,7 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 
 int main(int argc, char **argv)
 {
-	int passed = 0, failed = 0;
+	int passed = 0, failed = 0, skipped = 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (int i = 0; i < g_ntests; i++) {
 		int selected = argc < 2;
@@ -161,10 +167,14 @@ int main(int argc, char **argv)
 		if (!selected)
 			continue;
 		g_failed = 0;
+		g_skip_reason = NULL;
 		g_tests[i].fn();
 		if (g_failed) {
 			printf("FAIL: %s\n", g_tests[i].name);
 			failed++;
+		} else if (g_skip_reason) {
+			printf("SKIP: %s: %s\n", g_tests[i].name, g_skip_reason);
+			skipped++;
 		} else {
 			printf("PASS: %s\n", g_tests[i].name);
 			passed++;
@@ -172,6 +182,6 @@ int main(int argc, char **argv)
 	}
 	if (g_tmproot[0])
 		nftw(g_tmproot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	printf("unit: %d passed, %d failed\n", passed, failed);
+	printf("unit: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
 	return failed ? 1 : 0;
 }

@@ -12,6 +12,21 @@
 
 void t_register(const char *name, void (*fn)(void));
 void t_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Marks the running test skipped: the runner prints "SKIP: name: reason"
+ * instead of PASS (the caller returns right after). */
+void t_skip(const char *reason);
+/* 1 in a build with AddressSanitizer (make test-asan), where some libc calls
+ * (mlock) are intercepted and behave differently. */
+#if defined(__SANITIZE_ADDRESS__)
+#define T_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_ASAN 1
+#endif
+#endif
+#ifndef T_ASAN
+#define T_ASAN 0
+#endif
 /* Path of a file under tests/vectors (static buffer, one at a time per call site). */
 const char *t_vector(const char *rel);
 /* Path of a fresh empty temp directory for this test (removed at exit). */

@@ -24,6 +24,7 @@ static void clear_env(void)
 					   "ETH_FINALITY_CONFIRMATIONS",
 					   "ETH_RPC_QUORUM",
 					   "AUTH_ETH_WORKERS",
+					   "AUTH_ETH_RPC_THREADS",
 					   "AUTH_ETH_MAX_CONNECTIONS",
 					   "AUTH_ETH_MAX_CONNECTIONS_PER_CLIENT"};
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
@@ -46,6 +47,36 @@ TEST(test_auth_eth_config_defaults_one_provider)
 	CHECK_EQ_INT(c.max_conns, 1024);
 	CHECK_EQ_INT(c.max_conns_per_client, 1024);
 	ae_config_free(&c);
+}
+
+/* One request's whole answer must beat the KMS's 5 s webhook timeout. */
+TEST(test_auth_eth_config_deadline_stays_inside_the_kms_webhook_timeout)
+{
+	clear_env();
+	struct ae_config c;
+	struct err err;
+	err_clear(&err);
+	CHECK_EQ_INT(ae_config_from_env(&c, &err), 0);
+	CHECK_EQ_INT(c.deadline_ms, 3000);
+	CHECK_EQ_INT(c.rpc_threads, 64);
+	ae_config_free(&c);
+	setenv("ETH_RPC_TIMEOUT_MS", "4500", 1);
+	setenv("AUTH_ETH_RPC_THREADS", "3", 1);
+	CHECK_EQ_INT(ae_config_from_env(&c, &err), 0);
+	CHECK_EQ_INT(c.deadline_ms, 4500);
+	CHECK_EQ_INT(c.rpc_threads, 3);
+	ae_config_free(&c);
+	setenv("ETH_RPC_TIMEOUT_MS", "20000", 1);
+	CHECK_EQ_INT(ae_config_from_env(&c, &err), 0);
+	CHECK_EQ_INT(c.rpc_timeout_ms, 20000);
+	CHECK_EQ_INT(c.deadline_ms, AE_DEADLINE_MAX_MS);
+	CHECK(AE_DEADLINE_MAX_MS + 50 < AE_KMS_WEBHOOK_TIMEOUT_MS);
+	ae_config_free(&c);
+	setenv("AUTH_ETH_RPC_THREADS", "0", 1);
+	CHECK_EQ_INT(ae_config_from_env(&c, &err), -1);
+	CHECK(strstr(err.msg, "AUTH_ETH_RPC_THREADS") != NULL);
+	ae_config_free(&c);
+	clear_env();
 }
 
 TEST(test_auth_eth_config_connection_caps_from_env)
