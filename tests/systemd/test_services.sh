@@ -288,7 +288,13 @@ aj=$(c journalctl -u dstack-auth-eth -b -o cat --no-pager)
 for l in "Server listening on 127.0.0.1:9200" "Connected to Ethereum RPC: http://127.0.0.1:$CHAIN_PORT" "KMS contract loaded: "; do
   expect_contains "journal_auth_eth_$(echo "$l" | cut -c1-24 | tr -c 'A-Za-z0-9\n' '_')" "$aj" "$l"
 done
-expect_eq run_dir_listing_like_tutorial "$(c ls -A /var/run/kms | wc -l)" 0
+# what the tutorial's `ls -la /var/run/kms/` finds: the control socket
+expect_eq run_dir_holds_the_control_socket "$(c ls -A /var/run/kms)" kms.sock
+expect_eq control_socket_mode "$(c stat -c '%U %a %F' /var/run/kms/kms.sock)" "dstack-kms 660 socket"
+st=$(c dstack-kmsctl status 2>&1); rc=$?
+expect_eq kmsctl_status_all_well_exit_0 "$rc" 0
+expect_contains kmsctl_status_serving "$st" "phase         serving"
+expect_contains kmsctl_status_auth_reachable "$st" "webhook http://127.0.0.1:9200 reachable"
 
 phase "verification (dstack-kmsctl verify, the tutorial's quick script)"
 out=$(c dstack-kmsctl verify 2>&1)
