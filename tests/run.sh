@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh — runs every test suite (unit tests, then each integration script)
+# run.sh — runs every test suite (unit tests, then each integration script;
+# or the scripts of one directory given as argument)
 # and ends with one line "N passed, N failed, N skipped". Each suite prints
 # one "PASS: name" / "FAIL: name" line per test and "SKIP: name: reason" for
 # a part it cannot run here (counted as skipped, never as passed); a suite
@@ -10,10 +11,18 @@ export BUILD
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-suites=("$BUILD/tests/unit-tests")
-for s in tests/integration/test_*.sh; do
-  [ -e "$s" ] && suites+=("$s")
-done
+# `tests/run.sh DIR` runs only DIR/test_*.sh (make test-faults: tests/faults)
+if [ $# -gt 0 ]; then
+  suites=()
+  for s in "$1"/test_*.sh; do
+    [ -e "$s" ] && suites+=("$s")
+  done
+else
+  suites=("$BUILD/tests/unit-tests")
+  for s in tests/integration/test_*.sh; do
+    [ -e "$s" ] && suites+=("$s")
+  done
+fi
 extra_fail=0
 for s in "${suites[@]}"; do
   echo "== $s"
