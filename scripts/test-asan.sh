@@ -10,7 +10,11 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-asan}
-export BUILD
+# SAN=1 tells the tests the binaries are sanitized (test_kms_no_core.sh skips
+# what ASan's interceptors change) and gives `make print-cflags`, which
+# test_simtee.sh compiles a probe with, the sanitizer flags
+SAN=1
+export BUILD SAN
 rep="$PWD/$BUILD/sanitizer-reports"
 log="$PWD/$BUILD/test-asan.log"
 rm -rf "$rep"

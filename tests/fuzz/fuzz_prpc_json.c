@@ -70,8 +70,7 @@ static void cross_check_jansson(const char *p, size_t n)
 		return;
 	}
 	if (strstr(je.text, "too big") || strstr(je.text, "overflow") ||
-	    strstr(je.text, "maximum parsing depth") ||
-	    strstr(je.text, "NUL byte in object key"))
+	    strstr(je.text, "maximum parsing depth") || strstr(je.text, "NUL byte in object key"))
 		return;
 	abort();
 }

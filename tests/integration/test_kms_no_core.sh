@@ -46,13 +46,20 @@ type = "dev"
 auto_bootstrap_domain = "localhost"
 TOML
 KMS="$PWD/$BUILD/dstack-kms"
+# under ASan (make test-asan exports SAN=1) the SIGSEGV below must reach the
+# kernel's default action, not ASan's report-and-exit handler
+[ "${SAN:-}" = 1 ] && export ASAN_OPTIONS="${ASAN_OPTIONS:-}:handle_segv=0"
 (cd "$TMP/kmscwd" && ulimit -c unlimited 2>/dev/null && exec "$KMS" --config "$TMP/kms.toml") >"$TMP/kms.log" 2>&1 &
 KPID=$!
 PIDS+=("$KPID")
 wait_http "https://127.0.0.1:$PORT/health" 100 || { fail kms_starts "$(tail -3 "$TMP/kms.log")"; finish; }
 expect_eq kms_core_limit_zero "$(awk '/Max core file size/ {print $5}' /proc/$KPID/limits)" 0
 LCK=$(awk '/VmLck/ {print $2}' /proc/$KPID/status)
-check kms_key_page_locked test "${LCK:-0}" -gt 0
+if [ "${SAN:-}" = 1 ]; then
+  echo "SKIP: kms_key_page_locked: ASan's mlock interceptor does not lock (SAN=1 build)"
+else
+  check kms_key_page_locked test "${LCK:-0}" -gt 0
+fi
 kill -SEGV "$KPID"
 wait "$KPID" 2>/dev/null
 expect_eq kms_crash_writes_no_core "$(cores "$TMP/kmscwd" | wc -l)" 0
