@@ -24,6 +24,16 @@ expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want
 # expect_contains NAME HAYSTACK NEEDLE
 expect_contains() { case "$2" in *"$3"*) pass "$1" ;; *) fail "$1" "'${2:0:300}' does not contain '$3'" ;; esac; }
 
+# wait_log FILE TEXT [tries of 0.05 s] — until FILE holds TEXT
+wait_log() {
+  local i
+  for i in $(seq "${3:-100}"); do
+    grep -qsF -- "$2" "$1" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 free_port() {
   $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

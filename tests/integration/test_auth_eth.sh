@@ -40,15 +40,6 @@ ae_start() {
   AE_PID=$BG_PID
   wait_log "$AE_LOG" "Server listening on" 100
 }
-# wait_log FILE TEXT [tries of 0.05 s]
-wait_log() {
-  local i
-  for i in $(seq "${3:-100}"); do
-    grep -qsF -- "$2" "$1" && return 0
-    sleep 0.05
-  done
-  return 1
-}
 # req PORT METHOD PATH [curl args] — sets ST (status) and BODY
 req() {
   local port=$1 method=$2 path=$3

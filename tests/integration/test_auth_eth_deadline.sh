@@ -116,14 +116,6 @@ print(json.dumps({"max": int(max(lat)), "min": int(min(lat)),
                   "answers": sorted({"%d %s" % (r[1], r[2]) for r in res})}))
 PY
 
-wait_log() { # FILE TEXT [tries of 0.05 s]
-  local i
-  for i in $(seq "${3:-100}"); do
-    grep -qsF -- "$2" "$1" && return 0
-    sleep 0.05
-  done
-  return 1
-}
 # ae_start NAME VAR=value ... — sets P, AE_PID, AE_LOG
 ae_start() {
   local name=$1

@@ -25,14 +25,6 @@ deny() { echo "{\"isAllowed\":false,\"reason\":\"$1\",\"gatewayAppId\":\"gateway
 ms() { echo $(($(date +%s%N) / 1000000)); }
 h() { printf "$1%.0s" $(seq "$2"); }
 
-wait_log() { # FILE TEXT [tries of 0.05 s]
-  local i
-  for i in $(seq "${3:-100}"); do
-    grep -qsF -- "$2" "$1" && return 0
-    sleep 0.05
-  done
-  return 1
-}
 ae_start() { # NAME VAR=value ... — sets P, AE_PID, AE_LOG
   local name=$1
   shift
