@@ -10,6 +10,8 @@ re-read on every request, selects the behaviour:
   hang      never answer (the connection is held for at most 120 s)
   garbage   HTTP 200, Content-Type application/json, a body that is not JSON
   429       HTTP 429 with a JSON-RPC rate-limit error (as public RPCs answer)
+  badrpc    HTTP 200, valid JSON that is no answer to the request (a JSON-RPC
+            object with an id nobody asked for)
   close     close the connection without an answer
 Every request line is appended to MODE_FILE.log.
 """
@@ -81,6 +83,8 @@ class H(BaseHTTPRequestHandler):
             return self.send(200, b"<html><body>502 Bad Gateway</body></html>\x00\xff{")
         elif m == "429":
             return self.send(429, b'{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"rate limited"}}')
+        elif m == "badrpc":
+            return self.send(200, b'{"jsonrpc":"2.0","id":424242,"result":"0x"}')
         elif m == "close":
             self.close_connection = True
             try:

@@ -393,8 +393,8 @@ CLI_QUOTE=0
 CLI_RATLS=0
 "$CTL" verify-quote --help >/dev/null 2>&1 && CLI_QUOTE=1
 "$CTL" verify-ratls --help >/dev/null 2>&1 && CLI_RATLS=1
-[ $CLI_QUOTE = 1 ] || echo "SKIP: dstack-kmsctl verify-quote not built yet"
-[ $CLI_RATLS = 1 ] || echo "SKIP: dstack-kmsctl verify-ratls not built yet"
+[ $CLI_QUOTE = 1 ] || fail kmsctl_verify_quote_available "$CTL verify-quote --help failed"
+[ $CLI_RATLS = 1 ] || fail kmsctl_verify_ratls_available "$CTL verify-ratls --help failed"
 
 # ---- quotes: every case through the oracle and the project verifier ---------------
 # qcase NAME "COLLATERAL ARGS" "QUOTE ARGS" NOW ROOT EXPECT ORACLE_RE PROJECT_RE
