@@ -93,6 +93,24 @@ int dcap_verify_loaded(const struct dcap_verifier *v, const uint8_t *quote, size
  * any collateral is fetched for it. */
 int dcap_precheck(const struct dcap_verifier *v, const uint8_t *quote, size_t len, struct err *err);
 
+/* What a passed dcap_precheck proved, for the dcap_verify_loaded_memo that
+ * follows it in the same request: the quote's SHA-256 and the PCK key (DER
+ * SubjectPublicKeyInfo) that signed its QE report. The later verification
+ * skips the two signature checks precheck already did when, and only when,
+ * it sees the same quote bytes and the same PCK key; every other step runs. */
+struct dcap_precheck_memo {
+	int valid;
+	uint8_t quote_sha256[32];
+	uint8_t pck_spki[128];
+	size_t pck_spki_len;
+};
+int dcap_precheck_memo(const struct dcap_verifier *v, const uint8_t *quote, size_t len,
+		       struct dcap_precheck_memo *memo, struct err *err);
+int dcap_verify_loaded_memo(const struct dcap_verifier *v, const uint8_t *quote, size_t len,
+			    struct dcap_loaded *l, int64_t now,
+			    const struct dcap_precheck_memo *memo, struct dcap_result *out,
+			    struct err *err);
+
 /* dstack's validate_tcb (spec §2.6): debug TD refused, MRSIGNERSEAM zero, and
  * for TD 1.5 MRSERVICETD zero. dcap_verify calls it; exported for tests. */
 int dcap_dstack_validate_tcb(const struct tdx_report *r, struct err *err);

@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
+#include <pthread.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -690,7 +691,102 @@ int cert_asn1_time_unix(const ASN1_TIME *t, int64_t *out)
 	return 0;
 }
 
+static STACK_OF(X509) * cert_chain_parse(const void *pem, size_t len, size_t max, struct err *err);
+
+/* The parse cache of cert_chain_from_pem: a quote carries the same PCK chain
+ * (leaf, platform CA, root) on every request from a platform, and OpenSSL
+ * 3.0 spends far more on decoding a certificate's key than on verifying it.
+ * Entries hold references to immutable X509 objects, keyed by SHA-256 of
+ * the exact PEM text; only successful parses of 1..CHAIN_CACHE_CERTS
+ * certificates are kept; replacement is round-robin. */
+#define CHAIN_CACHE_ENTRIES 16
+#define CHAIN_CACHE_CERTS 4
+struct chain_cache_entry {
+	uint8_t key[SHA256_DIGEST_LENGTH];
+	int n; /* 0: empty */
+	X509 *certs[CHAIN_CACHE_CERTS];
+};
+static struct chain_cache_entry g_chain_cache[CHAIN_CACHE_ENTRIES];
+static unsigned g_chain_cache_next;
+static pthread_mutex_t g_chain_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* A new stack holding fresh references to the cached chain for key, or NULL
+ * (not cached); *n_out is the cached count (0 when not cached). */
+static STACK_OF(X509) * chain_cache_get(const uint8_t key[SHA256_DIGEST_LENGTH], int *n_out)
+{
+	STACK_OF(X509) *sk = NULL;
+	*n_out = 0;
+	pthread_mutex_lock(&g_chain_cache_mu);
+	for (int i = 0; i < CHAIN_CACHE_ENTRIES; i++) {
+		struct chain_cache_entry *e = &g_chain_cache[i];
+		if (e->n == 0 || memcmp(e->key, key, sizeof e->key) != 0)
+			continue;
+		*n_out = e->n;
+		sk = sk_X509_new_reserve(NULL, e->n);
+		for (int j = 0; sk && j < e->n; j++) {
+			X509_up_ref(e->certs[j]);
+			sk_X509_push(sk, e->certs[j]); /* reserved: cannot fail */
+		}
+		break;
+	}
+	pthread_mutex_unlock(&g_chain_cache_mu);
+	return sk;
+}
+
+static void chain_cache_put(const uint8_t key[SHA256_DIGEST_LENGTH], STACK_OF(X509) * sk)
+{
+	int n = sk_X509_num(sk);
+	if (n < 1 || n > CHAIN_CACHE_CERTS)
+		return;
+	pthread_mutex_lock(&g_chain_cache_mu);
+	struct chain_cache_entry *e = &g_chain_cache[g_chain_cache_next++ % CHAIN_CACHE_ENTRIES];
+	for (int j = 0; j < e->n; j++)
+		X509_free(e->certs[j]);
+	memcpy(e->key, key, sizeof e->key);
+	for (int j = 0; j < n; j++) {
+		e->certs[j] = sk_X509_value(sk, j);
+		X509_up_ref(e->certs[j]);
+	}
+	e->n = n;
+	pthread_mutex_unlock(&g_chain_cache_mu);
+}
+
+void cert_chain_cache_clear(void)
+{
+	pthread_mutex_lock(&g_chain_cache_mu);
+	for (int i = 0; i < CHAIN_CACHE_ENTRIES; i++) {
+		for (int j = 0; j < g_chain_cache[i].n; j++)
+			X509_free(g_chain_cache[i].certs[j]);
+		g_chain_cache[i].n = 0;
+	}
+	pthread_mutex_unlock(&g_chain_cache_mu);
+}
+
 STACK_OF(X509) * cert_chain_from_pem(const void *pem, size_t len, size_t max, struct err *err)
+{
+	uint8_t key[SHA256_DIGEST_LENGTH];
+	int cached_n;
+
+	if (!max)
+		max = CERT_CHAIN_MAX;
+	if (len > 0 && len <= INT32_MAX) {
+		SHA256(pem, len, key);
+		STACK_OF(X509) *hit = chain_cache_get(key, &cached_n);
+		if (hit && (size_t)cached_n <= max && sk_X509_num(hit) == cached_n)
+			return hit;
+		sk_X509_pop_free(hit, X509_free);
+		if (cached_n > 0 && (size_t)cached_n > max) {
+			err_set(err, "more than %zu certificates", max);
+			return NULL;
+		}
+	}
+	STACK_OF(X509) *sk = cert_chain_parse(pem, len, max, err);
+	if (sk && len > 0 && len <= INT32_MAX)
+		chain_cache_put(key, sk);
+	return sk;
+}
+
+static STACK_OF(X509) * cert_chain_parse(const void *pem, size_t len, size_t max, struct err *err)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	BIO *b = NULL;

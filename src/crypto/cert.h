@@ -75,8 +75,12 @@ int cert_asn1_time_unix(const ASN1_TIME *t, int64_t *out);
  * between blocks and NUL bytes are ignored (quotes NUL-terminate their PEM);
  * an empty text gives an empty stack. Fails ("more than N certificates",
  * "malformed PEM or certificate: ...") beyond `max` certificates (0 =
- * CERT_CHAIN_MAX) or on a malformed block. Free with sk_X509_pop_free. */
+ * CERT_CHAIN_MAX) or on a malformed block. Free with sk_X509_pop_free.
+ * The certificates are parsed once per distinct text and shared (a small
+ * cache keyed by the text's SHA-256): read them, never modify them. */
 STACK_OF(X509) * cert_chain_from_pem(const void *pem, size_t len, size_t max, struct err *err);
+/* Drops the parse cache of cert_chain_from_pem (tests; exit-time leak checks). */
+void cert_chain_cache_clear(void);
 
 /* notAfter as Unix seconds. */
 int cert_not_after(X509 *x, int64_t *t, struct err *err);

@@ -55,7 +55,8 @@ static int verify_tdx(const struct peer_attest *pa, int64_t now, struct verified
 	}
 	/* what needs no collateral first: a quote that fails here never makes
 	 * the KMS fetch (attestation §2.5) */
-	if (dcap_precheck(pa->verifier, out->att.quote.p, out->att.quote.len, err) < 0)
+	struct dcap_precheck_memo memo;
+	if (dcap_precheck_memo(pa->verifier, out->att.quote.p, out->att.quote.len, &memo, err) < 0)
 		goto out;
 	/* collateral from the cache; a miss waits, bounded, for the refresher */
 	if (collateral_source_get_cached(pa->collateral, out->att.quote.p, out->att.quote.len, now,
@@ -64,8 +65,8 @@ static int verify_tdx(const struct peer_attest *pa, int64_t now, struct verified
 			*busy = 1;
 		goto out;
 	}
-	if (dcap_verify_loaded(pa->verifier, out->att.quote.p, out->att.quote.len, loaded, now,
-			       &out->dcap, err) < 0 ||
+	if (dcap_verify_loaded_memo(pa->verifier, out->att.quote.p, out->att.quote.len, loaded, now,
+				    &memo, &out->dcap, err) < 0 ||
 	    appinfo_verify_local(&out->att, &out->dcap.report, err) < 0)
 		goto out;
 	rc = 0;

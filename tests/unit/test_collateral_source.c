@@ -1480,6 +1480,20 @@ TEST(test_collateral_source_get_cached_waits_for_the_refresher)
 	CHECK_OK(collateral_source_get_cached(s, q, qn, REAL_NOW, 10000, &l, &err), &err);
 	struct dcap_result res;
 	CHECK_OK(dcap_verify_loaded(v, q, qn, l, REAL_NOW, &res, &err), &err);
+	/* a precheck memo: the same verdict for the quote it covers, and no
+	 * cover for other bytes (their broken signature is still found) */
+	struct dcap_precheck_memo memo;
+	struct dcap_result res2;
+	CHECK_OK(dcap_precheck_memo(v, q, qn, &memo, &err), &err);
+	CHECK(memo.valid && memo.pck_spki_len > 0);
+	CHECK_OK(dcap_verify_loaded_memo(v, q, qn, l, REAL_NOW, &memo, &res2, &err), &err);
+	CHECK(strcmp(res.status, res2.status) == 0 && memcmp(res.fmspc, res2.fmspc, 6) == 0);
+	q[48 + 16] ^= 1;
+	CHECK_FAILS(dcap_verify_loaded_memo(v, q, qn, l, REAL_NOW, &memo, &res2, &err));
+	CHECK_CONTAINS(err.msg, "ISV enclave report signature is invalid");
+	CHECK_FAILS(dcap_precheck_memo(v, q, qn, &memo, &err));
+	CHECK(!memo.valid);
+	q[48 + 16] ^= 1;
 	dcap_loaded_release(l);
 	CHECK_EQ_INT(fake_hits(f, R_TCB), 1);
 	struct collateral_source_stats stats;

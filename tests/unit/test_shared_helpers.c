@@ -97,6 +97,39 @@ TEST(test_cert_chain_from_pem_reads_in_order_and_caps_the_count)
 	free(raw);
 }
 
+TEST(test_cert_chain_from_pem_shares_a_parsed_chain_per_distinct_text)
+{
+	struct tdx_quote q;
+	struct err e;
+	size_t n;
+	uint8_t *raw = real_chain(&q, &n);
+	CHECK(raw && q.pck_chain_pem);
+	cert_chain_cache_clear();
+	STACK_OF(X509) *a = cert_chain_from_pem(q.pck_chain_pem, q.pck_chain_len, 0, &e);
+	STACK_OF(X509) *b = cert_chain_from_pem(q.pck_chain_pem, q.pck_chain_len, 0, &e);
+	CHECK(a && b && sk_X509_num(a) == 3 && sk_X509_num(b) == 3);
+	/* the second call gets the same objects, in the same order */
+	for (int i = 0; i < 3; i++)
+		CHECK(sk_X509_value(a, i) == sk_X509_value(b, i));
+	/* each stack owns its references: freeing one leaves the other usable */
+	sk_X509_pop_free(a, X509_free);
+	CHECK(X509_get_subject_name(sk_X509_value(b, 0)) != NULL);
+	/* the cap still applies to a cached chain */
+	CHECK(cert_chain_from_pem(q.pck_chain_pem, q.pck_chain_len, 2, &e) == NULL);
+	CHECK_CONTAINS(e.msg, "more than 2 certificates");
+	/* another text (one certificate less) is parsed on its own */
+	char *second = strstr((char *)q.pck_chain_pem + 1, "-----BEGIN CERTIFICATE-----");
+	CHECK(second);
+	size_t rest = q.pck_chain_len - (size_t)(second - (char *)q.pck_chain_pem);
+	STACK_OF(X509) *c = cert_chain_from_pem(second, rest, 0, &e);
+	CHECK(c && sk_X509_num(c) == 2);
+	CHECK(X509_cmp(sk_X509_value(c, 0), sk_X509_value(b, 1)) == 0);
+	sk_X509_pop_free(c, X509_free);
+	sk_X509_pop_free(b, X509_free);
+	cert_chain_cache_clear();
+	free(raw);
+}
+
 TEST(test_pck_ext_parses_real_leaf_and_reports_missing_extension)
 {
 	struct tdx_quote q;
