@@ -185,7 +185,7 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
       "${f:--}" "$( [ -n "$f" ] && ratio "${RPS[$n]}" "$f" || echo -)" "$(mb "${ANON[$n]}")" "$(mb "${RSS[$n]}")" "${ERRS[$n]}"
   done
   echo
-  echo "GetAppKey floor: $(sed -n 's/^floor=appkey .*detail="\(.*\)"/\1/p' "$TMP/floor.GetAppKey")"
+  echo "GetAppKey floor: 6 P-256 verifies (PCK chain, QE report, quote, chain again with CRLs) + keys_app + 3 hashes (the list: bench/kms_floor.c)"
   echo "GetAppKey minimal floor (no repeated verification): $APPKEY_MIN/s; achieved / minimal floor $(ratio "${RPS[GetAppKey]}" "$APPKEY_MIN")"
   echo "beside the floor (not counted in it): webhook round trip p50 ${WH_P50:-?} ms (one keep-alive connection); release-log append (write + fdatasync, one writer) ${FSYNC_US:-?} us"
   echo "RssAnon idle $(mb "$IDLE_ANON") MB (VmRSS $(mb "$IDLE_RSS") MB), peak under load $(mb "$PEAK_ANON") MB"

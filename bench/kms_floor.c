@@ -4,7 +4,8 @@
  * in-process on THREADS threads (the same number of cores the server gets),
  * with the KMS's own key code (build/libkms.a: keys_app, keys_env_pubkey,
  * kdf_*) and OpenSSL for the P-256 signatures and the TLS handshake. Prints
- *   floor=NAME ops_per_s=R us_per_op=U threads=T detail="..."
+ *   floor=NAME ops_per_s=R us_per_op=U threads=T fails=F
+ * (fsync: floor=fsync audit_append_us=U raw_write_fdatasync_us=U ...)
  * Bench tool only; never a test.
  *
  * The operations per request, read off src/kms/rpc_kms.c, release.c,

@@ -14,7 +14,11 @@ BUILD=${BUILD:-build-asan}
 # what ASan's interceptors change) and gives `make print-cflags`, which
 # test_simtee.sh compiles a probe with, the sanitizer flags
 SAN=1
-export BUILD SAN
+# Under KMS_TEST_REQUIRED=1 (.ci/run) only these may skip here: ASan's mlock
+# interceptor neither locks nor fails, so the checks of locked key pages
+# cannot run in this build (they run, and must pass, in `make test`).
+OPTIONAL_SKIPS="onboard_page_browser kms_key_page_locked test_secret_page_is_locked_and_not_dumped test_secret_page_refused_names_the_limit"
+export BUILD SAN OPTIONAL_SKIPS
 rep="$PWD/$BUILD/sanitizer-reports"
 log="$PWD/$BUILD/test-asan.log"
 rm -rf "$rep"

@@ -2,21 +2,26 @@
 # test_services.sh — the systemd half of `make test-systemd` (started by
 # tests/systemd/run.sh inside a private network namespace; not run directly).
 #
-# 1. Boots a copy of the cached Debian 12 rootfs with systemd-nspawn -b.
-# 2. Starts the test chain (anvil, contracts deployed, the spec's fixture;
-#    --block-time 1 because the env file sets ETH_MAX_BLOCK_AGE) in the same
-#    namespace, so the container reaches it on 127.0.0.1.
+# 1. Starts the test chain (anvil, contracts deployed, the spec's fixture;
+#    --block-time 1 because the env file sets ETH_MAX_BLOCK_AGE) in the run's
+#    namespace, so the container reaches it on 127.0.0.1. Without anvil and
+#    the contracts the whole suite is a SKIP: the container always runs the
+#    real, built dstack-auth-eth against that chain, never a stand-in.
+# 2. Boots a copy of the cached Debian 12 rootfs with systemd-nspawn -b.
 # 3. Runs deploy/ansible/site.yml against the container (connection
 #    community.docker.nsenter), then again: changed=0.
 # 4. Checks: units active and enabled, READY reached, the tutorial's journal
-#    lines, kill of each MainPID -> a new PID within RestartSec + 1 s, the
-#    effect of `systemctl restart dstack-auth-eth` and of an auth-eth crash on
-#    dstack-kms (Requires=), the watchdog, `dstack-kmsctl verify` and the
-#    tutorial's own quick verification script, GetMeta and
-#    GetAppEnvEncryptPubKey through the KMS, an authorization through
-#    auth-eth against the chain, then a reboot: both services back.
+#    lines, kill of each MainPID -> a new PID within RestartSec + 5 s of
+#    start-up allowance, the effect of `systemctl restart dstack-auth-eth` and
+#    of an auth-eth crash on dstack-kms (Requires=), the watchdog,
+#    `dstack-kmsctl verify` and the tutorial's own quick verification script,
+#    GetMeta and GetAppEnvEncryptPubKey through the KMS, authorizations
+#    through auth-eth against the chain, GetAppKey of a simulated-TEE app
+#    through KMS -> auth-eth -> chain (after an operator's kms.toml change,
+#    undone afterwards), then a reboot: both services back.
 # 5. `make install` (no DESTDIR) in a second, non-booted copy of the rootfs.
-# Prints PASS:/FAIL: lines and the time of each phase.
+# Prints PASS:/FAIL:/SKIP: lines and the time of each phase. A SKIP is a
+# failure under KMS_TEST_REQUIRED=1 (skip_check).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
@@ -32,6 +37,16 @@ SEED=tests/systemd/kms-service-setup.md # the tutorial this deployment follows (
 T0=$(date +%s%N)
 phase() { echo "# [$(( ($(date +%s%N) - T0) / 1000000 )) ms] $*"; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+# skip_check NAME REASON — a part that cannot run here: "SKIP: NAME: REASON";
+# with KMS_TEST_REQUIRED=1 (CI requires this suite) a failure instead
+skip_check() {
+  if [ "${KMS_TEST_REQUIRED:-0}" = 1 ]; then
+    echo "FAIL: $1: required suite could not run: $2"
+    FAILS=$((FAILS + 1))
+  else
+    echo "SKIP: $1: $2"
+  fi
+}
 
 # c CMD... — run a command inside the container (all its namespaces)
 c() {
@@ -98,7 +113,7 @@ all_cleanup() {
   rm -rf "$BUILD_ABS/systemd/last-logs"
   mkdir -p "$BUILD_ABS/systemd/last-logs"
   cp "$WORK"/*.log "$WORK"/*.out "$BUILD_ABS/systemd/last-logs/" 2>/dev/null
-  cleanup # lib.sh: chain and stand-ins, $TMP
+  cleanup # lib.sh: chain, PCCS, $TMP
   rm -rf "$WORK"
 }
 trap all_cleanup EXIT
@@ -120,6 +135,23 @@ wait_new_pid() {
   echo "${p:-0} $(ms_since "$t0")"
   return 1
 }
+
+# ---------------------------------------------------------------------------
+phase "chain"
+[ -x "$BUILD_ABS/dstack-auth-eth" ] || { skip_check test-systemd "$BUILD/dstack-auth-eth is not built"; finish; }
+. tests/integration/chain.sh
+chain_require >"$WORK/chain-require.out"
+case $? in
+  0) ;;
+  2)
+    skip_check test-systemd "no test chain for the real dstack-auth-eth: $(sed -n 's/^SKIP: [^:]*: //p' "$WORK/chain-require.out" | head -1)"
+    finish
+    ;;
+  *) cat "$WORK/chain-require.out"; finish ;; # its FAIL line
+esac
+chain_start --block-time 1 && chain_deploy && chain_fixture || finish
+pass chain_anvil_deployed
+echo "# chain: anvil on 127.0.0.1:$CHAIN_PORT (namespace $NETNS), contract $KMS_CONTRACT_ADDR"
 
 # ---------------------------------------------------------------------------
 phase "security exposure of the units (systemd-analyze security --offline)"
@@ -147,60 +179,11 @@ phase "boot"
 cp -a "$ROOTFS_BASE" "$ROOT"
 boot first || { finish; }
 
-# ---------------------------------------------------------------------------
-phase "chain"
-CHAIN=none
-if [ -d contracts ] && [ -f tests/integration/chain.sh ]; then
-  . tests/integration/chain.sh
-  chain_require
-  case $? in
-    0)
-      if chain_start --block-time 1 && chain_deploy && chain_fixture; then
-        CHAIN=anvil
-        pass chain_anvil_deployed
-        echo "# chain: anvil on 127.0.0.1:$CHAIN_PORT (namespace $NETNS), contract $KMS_CONTRACT_ADDR"
-      fi
-      ;;
-    *) echo "SKIP: chain: anvil/contracts not available; a JSON-RPC stub stands in" ;;
-  esac
-fi
-if [ "$CHAIN" = none ]; then
-  # a stub that answers what the stand-in auth-eth and verify ask
-  CHAIN_PORT=$(free_port)
-  KMS_CONTRACT_ADDR=0x9fe46736679d2d9a65f0992f2272de9f3c7fa6e0
-  cat >"$TMP/stub_rpc.py" <<'PY'
-import json, sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a): pass
-    def do_POST(self):
-        req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-        m = req.get("method")
-        res = {"eth_chainId": "0x7a69", "eth_getCode": "0x6080604052",
-               "eth_getBlockByNumber": {"number": "0x1", "timestamp": hex(int(time.time()))}}.get(m)
-        b = json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": res}).encode()
-        self.send_response(200); self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
-  start_bg "$TMP/stub_rpc.log" $PY "$TMP/stub_rpc.py" "$CHAIN_PORT"
-  wait_http "http://127.0.0.1:$CHAIN_PORT/" 50
-  CHAIN=stub
-fi
-
 # a snapshot of the binaries: a rebuild during the run must not look like a change
 ART="$WORK/artifacts"
 mkdir -p "$ART"
-cp "$BUILD_ABS"/dstack-kms "$BUILD_ABS"/dstack-kmsctl "$ART/"
-[ -x "$BUILD_ABS/dstack-auth-eth" ] && cp "$BUILD_ABS/dstack-auth-eth" "$ART/"
+cp "$BUILD_ABS"/dstack-kms "$BUILD_ABS"/dstack-kmsctl "$BUILD_ABS"/dstack-auth-eth "$ART/"
 AUTH_ETH_BIN="$ART/dstack-auth-eth"
-REAL_AUTH_ETH=1
-if [ ! -x "$AUTH_ETH_BIN" ] || [ "$CHAIN" != anvil ]; then
-  AUTH_ETH_BIN="$PWD/tests/systemd/standin_auth_eth.py"
-  REAL_AUTH_ETH=0
-  echo "SKIP: auth-eth: $([ "$CHAIN" != anvil ] && echo "no test chain" || echo "$BUILD/dstack-auth-eth is not built"); the stand-in tests/systemd/standin_auth_eth.py runs as dstack-auth-eth"
-fi
 
 # ---------------------------------------------------------------------------
 phase "ansible site.yml (first run)"
@@ -263,6 +246,8 @@ if [ $rc -ne 0 ] && echo "$out" | grep -q "Set eth_rpc_url"; then pass ansible_c
 if ansible-lint --version >/dev/null 2>&1; then
   out=$(cd deploy/ansible && ansible-lint 2>&1)
   if [ $? -eq 0 ]; then pass ansible_lint_clean; else fail ansible_lint_clean "$(echo "$out" | grep -v '^$' | tail -5 | tr '\n' '|')"; fi
+else
+  skip_check ansible_lint_clean "ansible-lint is not installed (scripts/install-deps.sh installs it)"
 fi
 
 # ---------------------------------------------------------------------------
@@ -313,7 +298,7 @@ if [ -f "$SEED" ]; then
     fail seed_quick_verification_script "rc $rc: $(echo "$out" | tr '\n' '|' | cut -c1-400)"
   fi
 else
-  echo "SKIP: seed_quick_verification_script: $SEED not found"
+  skip_check seed_quick_verification_script "$SEED not found"
 fi
 
 phase "requests end to end"
@@ -325,50 +310,153 @@ expect_contains getmeta_chain_from_auth_eth "$out" "$KMS_CONTRACT_ADDR"
 out=$(c "${CTL[@]}" env-pubkey 0x1111111111111111111111111111111111111111 2>&1)
 rc=$?
 if [ $rc -eq 0 ]; then pass getappenvencryptpubkey_through_kms; else fail getappenvencryptpubkey_through_kms "rc $rc: ${out:0:300}"; fi
-if [ "$REAL_AUTH_ETH" = 1 ]; then
-  boot_info() { # boot_info APP COMPOSE
-    printf '{"mrAggregated":"%s","osImageHash":"%s","appId":"%s","composeHash":"%s","instanceId":"%s","deviceId":"%s","tcbStatus":"UpToDate","advisoryIds":[],"mrSystem":""}' \
-      "${FIX_KMS_MR#0x}" "${FIX_OS_IMAGE#0x}" "${1#0x}" "${2#0x}" 0000000000000000000000000000000000000001 "${FIX_APP_DEVICE#0x}"
-  }
-  r=$(curl -s --max-time 10 -H 'content-type: application/json' -d "$(boot_info "$APP_ADDR" "$FIX_COMPOSE")" http://127.0.0.1:9200/bootAuth/app)
-  expect_eq auth_eth_allows_registered_app_on_anvil "$(echo "$r" | json 'j["isAllowed"]')" true
-  r=$(curl -s --max-time 10 -H 'content-type: application/json' -d "$(boot_info "$APP_ADDR" "0x$(printf '66%.0s' $(seq 32))")" http://127.0.0.1:9200/bootAuth/app)
-  expect_eq auth_eth_denies_unknown_compose_on_anvil "$(echo "$r" | json 'j["isAllowed"]')" false
-  r=$(curl -s --max-time 10 -H 'content-type: application/json' -d "{\"method\":\"is_app_allowed\",\"params\":{\"app_id\":\"$APP_ADDR\"}}" http://127.0.0.1:9200/)
-  expect_eq seed_is_app_allowed_registered_app "$(echo "$r" | json 'j["result"]')" true
+boot_info() { # boot_info APP COMPOSE
+  printf '{"mrAggregated":"%s","osImageHash":"%s","appId":"%s","composeHash":"%s","instanceId":"%s","deviceId":"%s","tcbStatus":"UpToDate","advisoryIds":[],"mrSystem":""}' \
+    "${FIX_KMS_MR#0x}" "${FIX_OS_IMAGE#0x}" "${1#0x}" "${2#0x}" 0000000000000000000000000000000000000001 "${FIX_APP_DEVICE#0x}"
+}
+r=$(curl -s --max-time 10 -H 'content-type: application/json' -d "$(boot_info "$APP_ADDR" "$FIX_COMPOSE")" http://127.0.0.1:9200/bootAuth/app)
+expect_eq auth_eth_allows_registered_app_on_anvil "$(echo "$r" | json 'j["isAllowed"]')" true
+r=$(curl -s --max-time 10 -H 'content-type: application/json' -d "$(boot_info "$APP_ADDR" "0x$(printf '66%.0s' $(seq 32))")" http://127.0.0.1:9200/bootAuth/app)
+expect_eq auth_eth_denies_unknown_compose_on_anvil "$(echo "$r" | json 'j["isAllowed"]')" false
+r=$(curl -s --max-time 10 -H 'content-type: application/json' -d "{\"method\":\"is_app_allowed\",\"params\":{\"app_id\":\"$APP_ADDR\"}}" http://127.0.0.1:9200/)
+expect_eq seed_is_app_allowed_registered_app "$(echo "$r" | json 'j["result"]')" true
+
+# ---------------------------------------------------------------------------
+phase "GetAppKey: KMS -> auth-eth -> chain (an operator's kms.toml change for a simulated TEE)"
+# The installed kms.toml trusts only Intel's root, so no simulated-TEE caller
+# can be attested. The check changes it the way an operator would, and
+# undoes it afterwards: the simtee PCCS (run here, in the shared namespace)
+# as [core.attestation.urls] pccs, its root as [core.attestation.root_ca] tdx
+# (which needs insecure_allow_external_trust_anchors = true), then
+# `systemctl restart dstack-kms`. The caller does what an app in a simulated
+# TDX VM does: GetTempCaCert, an RA-TLS client certificate under that CA,
+# GetAppKey. The decision is the chain's, through the installed auth-eth: a
+# factory app allowing the test compose hash on any device, with the
+# fixture's OS image, gets the keys tests/tools/independent.py computes from
+# the root key files; an app the contract does not know is denied with the
+# contract's reason. Each decision is one line of the release log.
+SIM="$BUILD_ABS/tests/simtee"
+KTOML=/etc/kms/kms.toml
+COLLATERAL_DIR=/var/cache/dstack-kms/collateral
+# kms_prpc METHOD BODY [CERT-NAME] -> "BODY\nSTATUS" (CERT-NAME: $TMP/NAME.pem and .key)
+kms_prpc() {
+  local opts=()
+  [ -n "${3:-}" ] && opts=(--cert "$TMP/$3.pem" --key "$TMP/$3.key")
+  curl -sk --max-time 30 "${opts[@]}" -w '\n%{http_code}' -H 'Content-Type: application/json' \
+    -d "$2" "https://127.0.0.1:9100/prpc/$1?json"
+}
+# sim_cert NAME APP — an RA-TLS client certificate of a simulated TDX VM
+sim_cert() {
+  "$SIM" ratls-cert --pki "$TMP/pki" --tmp-ca-cert "$TMP/tmpca.crt" --tmp-ca-key "$TMP/tmpca.key" \
+    --app-id "$2" --compose-hash "$SIM_CH" --instance-id "$SIM_INST" --os-image-hash "${FIX_OS_IMAGE#0x}" \
+    --out-cert "$TMP/$1.pem" --out-key "$TMP/$1.key" >/dev/null 2>"$WORK/simtee-$1.log"
+}
+release_lines() { c sh -c "cat '$1' 2>/dev/null | wc -l"; }
+appkey_through_chain() {
+  local capp denied orig cached f rlog before r keys want
+  SIM_CH=$(printf 'c1%.0s' $(seq 32))
+  SIM_INST=$(printf '1e%.0s' $(seq 20))
+  denied=dead00000000000000000000000000000000beef # registered nowhere
+  sim_pki_pccs 5a || { fail simtee_pccs_starts "$(tail -3 "$TMP/pccs.log")"; return; }
+  capp=$(chain_manage deploy-app --allow-any-device --compose-hash "0x$SIM_CH" 2>"$WORK/deploy-app.log" |
+    grep '"deploy-app"' | json 'j["app"]' | tr 'A-F' 'a-f')
+  case "$capp" in 0x*) ;; *) fail chain_simtee_app_deployed "$(tail -2 "$WORK/deploy-app.log")"; return ;; esac
+  capp=${capp#0x}
+
+  orig=$(c sha256sum "$KTOML")
+  cached=$(c ls -A "$COLLATERAL_DIR")
+  c cp -p "$KTOML" "$KTOML.before-simtee"
+  install -m 644 "$TMP/root.der" "$ROOT/etc/kms/simtee-root.der" # what the operator copies over
+  c sed -i '/^\[core\.attestation\]$/a insecure_allow_external_trust_anchors = true' "$KTOML"
+  printf '\n[core.attestation.urls]\npccs = "http://127.0.0.1:%s/sgx/certification/v4"\n\n[core.attestation.root_ca]\ntdx = "/etc/kms/simtee-root.der"\n' \
+    "$PCCS_PORT" | c tee -a "$KTOML" >/dev/null
+  expect_eq simtee_config_edit_keeps_owner_mode "$(c stat -c '%U %G %a' "$KTOML")" "$(c stat -c '%U %G %a' "$KTOML.before-simtee")"
+  if c systemctl restart dstack-kms && [ "$(active dstack-kms)" = active ]; then
+    pass simtee_config_kms_restarts
+  else
+    fail simtee_config_kms_restarts "$(active dstack-kms): $(c journalctl -u dstack-kms -b -o cat --no-pager | tail -5 | tr '\n' '|')"
+  fi
+
+  r=$(kms_prpc GetTempCaCert '{}')
+  expect_eq gettempcacert_served_200 "$(echo "$r" | tail -1)" 200
+  echo "$r" | sed '$d' | json "j['temp_ca_cert']" >"$TMP/tmpca.crt"
+  echo "$r" | sed '$d' | json "j['temp_ca_key']" >"$TMP/tmpca.key"
+  sim_cert app "$capp" || fail simtee_cert_app "$(cat "$WORK/simtee-app.log")"
+  sim_cert denied "$denied" || fail simtee_cert_denied "$(cat "$WORK/simtee-denied.log")"
+
+  rlog=$(c sed -n '/^\[core\.audit\]$/,/^\[/ s/^file = "\(.*\)"$/\1/p' "$KTOML")
+  before=$(release_lines "$rlog")
+  r=$(kms_prpc GetAppKey '{"api_version":1}' app)
+  expect_eq getappkey_chain_allowed_200 "$(echo "$r" | tail -1)" 200
+  keys=$(echo "$r" | sed '$d')
+  want=$($PY tests/tools/independent.py app-keys "$ROOT/etc/kms/certs/root-ca.key" "$ROOT/etc/kms/certs/root-k256.key" "$capp" "$SIM_INST")
+  expect_eq getappkey_chain_keys_independent \
+    "$(echo "$keys" | json "[j.get('disk_crypt_key'), j.get('env_crypt_key'), j.get('k256_key')]" 2>&1)" \
+    "$(echo "$want" | json "[j['disk_crypt_key'], j['env_crypt_key'], j['k256_key']]")"
+  expect_eq getappkey_chain_gateway_app_id "$(echo "$keys" | json "j.get('gateway_app_id')" 2>&1)" "$FIX_GATEWAY_APP_ID"
+  r=$(kms_prpc GetAppKey '{"api_version":1}' denied)
+  expect_eq getappkey_chain_unregistered_app_denied "$(echo "$r" | tail -1) $(echo "$r" | sed '$d' | json "j.get('error')" 2>&1)" \
+    "400 App not allowed: Boot denied: App not registered"
+  expect_eq getappkey_chain_decisions_in_release_log "$(release_lines "$rlog")" $((before + 2))
+  expect_eq getappkey_chain_release_log_reasons \
+    "$(c tail -2 "$rlog" | $PY -c 'import json,sys; print(" | ".join(j["decision"] + " " + j["app_id"].lower() + " " + j["reason"] for j in map(json.loads, sys.stdin)))' 2>&1)" \
+    "allowed $capp  | denied $denied App not allowed: Boot denied: App not registered"
+
+  # undo the change: the installed configuration again, and no simulated TEE trusted
+  c systemctl stop dstack-kms
+  c mv "$KTOML.before-simtee" "$KTOML"
+  c rm -f /etc/kms/simtee-root.der
+  # and the collateral the simulated TEE left in the cache: it verifies under
+  # no trusted root now, and `dstack-kmsctl verify` fails on unusable entries
+  for f in $(c ls -A "$COLLATERAL_DIR"); do
+    printf '%s\n' $cached | grep -qxF "$f" || c rm -rf "$COLLATERAL_DIR/$f"
+  done
+  c systemctl start dstack-kms
+  expect_eq simtee_config_restored "$(c sha256sum "$KTOML") $(active dstack-kms)" "$orig active"
+  r=$(c dstack-kmsctl verify 2>&1)
+  if [ $? -eq 0 ]; then pass simtee_config_restored_kmsctl_verify_passes; else
+    fail simtee_config_restored_kmsctl_verify_passes "$(echo "$r" | grep -A1 '\[FAIL\]' | head -6 | tr '\n' '|')"; fi
+  r=$(kms_prpc GetAppKey '{"api_version":1}' app)
+  if [ "$(echo "$r" | tail -1)" != 200 ]; then pass restored_config_refuses_simulated_tee; else
+    fail restored_config_refuses_simulated_tee "GetAppKey served after the trust anchor was removed"; fi
+  echo "# after the restore: GetAppKey of the simulated TEE -> $(echo "$r" | tail -1) $(echo "$r" | sed '$d' | cut -c1-200)"
+}
+if [ -x "$SIM" ]; then
+  appkey_through_chain
 else
-  echo "SKIP: authorization through auth-eth against anvil: needs $BUILD/dstack-auth-eth and the test chain"
+  skip_check getappkey_through_chain "$BUILD/tests/simtee is not built (make simtee)"
 fi
-# Not covered in the container yet: an attested GetAppKey needs a
-# simulated-TEE PCCS and trust anchor in the installed kms.toml and the
-# caller's measurements registered on the chain. GetAppKey itself is tested
-# by test_kms_release.sh (webhook) and the chain decision above.
-echo "SKIP: GetAppKey KMS -> auth-eth -> chain in the container: the installed kms.toml trusts no simulated-TEE PCCS (covered outside the container by test_kms_release.sh and test_auth_eth.sh)"
 
 # ---------------------------------------------------------------------------
 phase "restart behaviour (RestartSec=5)"
 # Times come from systemd's own monotonic timestamps (the container shares
-# the host's CLOCK_MONOTONIC), so a slow poll loop cannot blur them.
+# the host's CLOCK_MONOTONIC), so a slow poll loop cannot blur them. The
+# bound after a kill is RestartSec (5 s) plus a start-up allowance of 5 s:
+# both units are Type=notify, so "active" includes the start-up itself
+# (auth-eth: eth_chainId and the contract's code from the chain; the KMS:
+# keys loaded, rpc.crt re-issued, listener up), which took 1.5 s over
+# RestartSec on a host loaded by parallel sanitizer builds.
+RESTART_BOUND_MS=10000
 mono_us() { $PY -c 'import time; print(int(time.monotonic() * 1e6))'; }
 ts() { c systemctl show -p "$2" --value "$1"; } # ts UNIT PROPERTY — a ...TimestampMonotonic in µs
 old=$(mainpid dstack-kms)
 k=$(mono_us)
 c sh -c "kill $old"
-read -r new _ < <(wait_new_pid dstack-kms "$old" 10000)
+read -r new _ < <(wait_new_pid dstack-kms "$old" 20000)
 ms=$((($(ts dstack-kms ActiveEnterTimestampMonotonic) - k) / 1000))
-if [ "$new" != "$old" ] && [ "$new" != 0 ] && [ "$ms" -le 6000 ]; then pass kill_kms_new_pid_within_6s; else fail kill_kms_new_pid_within_6s "pid $old -> $new, active again $ms ms after the kill"; fi
+if [ "$new" != "$old" ] && [ "$new" != 0 ] && [ "$ms" -le "$RESTART_BOUND_MS" ]; then pass kill_kms_new_pid_within_restartsec_plus_5s; else fail kill_kms_new_pid_within_restartsec_plus_5s "pid $old -> $new, active again $ms ms after the kill (bound $RESTART_BOUND_MS ms)"; fi
 echo "# kill dstack-kms: active again with a new pid $ms ms after the kill (READY=1 included)"
 
 old_kms=$(mainpid dstack-kms)
 old_ae=$(mainpid dstack-auth-eth)
 k=$(mono_us)
 c sh -c "kill $old_ae"
-read -r new _ < <(wait_new_pid dstack-auth-eth "$old_ae" 10000)
-read -r new_kms _ < <(wait_new_pid dstack-kms "$old_kms" 10000)
+read -r new _ < <(wait_new_pid dstack-auth-eth "$old_ae" 20000)
+read -r new_kms _ < <(wait_new_pid dstack-kms "$old_kms" 20000)
 ae_ms=$((($(ts dstack-auth-eth ActiveEnterTimestampMonotonic) - k) / 1000))
 kms_down_ms=$((($(ts dstack-kms InactiveEnterTimestampMonotonic) - k) / 1000))
 kms_up_ms=$((($(ts dstack-kms ActiveEnterTimestampMonotonic) - k) / 1000))
-if [ "$new" != "$old_ae" ] && [ "$ae_ms" -le 6000 ]; then pass kill_auth_eth_new_pid_within_6s; else fail kill_auth_eth_new_pid_within_6s "auth-eth pid $old_ae -> $new, active again $ae_ms ms after the kill"; fi
+if [ "$new" != "$old_ae" ] && [ "$new" != 0 ] && [ "$ae_ms" -le "$RESTART_BOUND_MS" ]; then pass kill_auth_eth_new_pid_within_restartsec_plus_5s; else fail kill_auth_eth_new_pid_within_restartsec_plus_5s "auth-eth pid $old_ae -> $new, active again $ae_ms ms after the kill (bound $RESTART_BOUND_MS ms)"; fi
 # systemd 252: the automatic restart of a Requires= dependency restarts dstack-kms too
 if [ "$new_kms" != "$old_kms" ] && [ "$(active dstack-kms)" = active ]; then
   pass auth_eth_crash_restarts_kms_too
@@ -500,8 +588,7 @@ expect_contains make_install_twice_says_kept "$(cat "$WORK/install-2.log")" "KEE
 out=$(timeout 60 systemd-nspawn -q --register=no --keep-unit -D "$R2" --private-network \
   systemd-analyze verify /etc/systemd/system/dstack-kms.service </dev/null 2>&1)
 rc=$?
-# dstack-auth-eth's binary is not installed while it is not built: its unit then names a missing program
-if [ $rc -eq 0 ] || { [ ! -x "$ART/dstack-auth-eth" ] && ! echo "$out" | grep -v 'dstack-auth-eth' | grep -q .; }; then
+if [ $rc -eq 0 ]; then
   pass installed_units_pass_systemd_analyze_verify
 else
   fail installed_units_pass_systemd_analyze_verify "rc $rc: ${out:0:400}"
