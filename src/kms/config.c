@@ -29,7 +29,17 @@
 
 #define MAX_CONFIG_BYTES (1u << 20)
 
-enum key_type { K_STR, K_INT, K_PORT, K_BOOL, K_DURATION, K_TIMEOUT_MS, K_AUTH_TYPE, K_IGNORED };
+enum key_type {
+	K_STR,
+	K_INT,
+	K_PORT,
+	K_BOOL,
+	K_BYTES,
+	K_DURATION,
+	K_TIMEOUT_MS,
+	K_AUTH_TYPE,
+	K_IGNORED
+};
 
 struct key_def {
 	const char *path;
@@ -58,6 +68,7 @@ static const struct key_def KEYS[] = {
     {"rpc.max_connections_per_client", K_INT, F(max_connections_per_client)},
     {"rpc.header_timeout", K_TIMEOUT_MS, F(header_timeout_ms)},
     {"rpc.read_timeout", K_TIMEOUT_MS, F(read_timeout_ms)},
+    {"rpc.max_buffered_bytes", K_BYTES, F(max_buffered_bytes)},
     {"core.cert_dir", K_STR, F(cert_dir)},
     {"core.subject_postfix", K_STR, F(subject_postfix)},
     {"core.site_name", K_STR, F(site_name)},
@@ -151,6 +162,7 @@ void config_defaults(struct kms_config *c)
 	c->rpc_mutual_mandatory = 0;
 	c->max_connections = 4096;
 	c->max_connections_per_client = 64;
+	c->max_buffered_bytes = 256u << 20;
 	c->header_timeout_ms = 10000;
 	c->read_timeout_ms = 30000;
 	copy_str(c->cert_dir, sizeof c->cert_dir, "/etc/kms/certs");
@@ -339,6 +351,19 @@ static int store_key(struct load_state *st, const struct key_def *k, const char 
 			return type_error(st, v, path, "a boolean (true or false)", err);
 		*(int *)field = toml_bool(v);
 		return 0;
+	case K_BYTES: {
+		uint64_t bytes;
+		if (toml_type(v) == TOML_INT && toml_int(v) >= 0)
+			bytes = (uint64_t)toml_int(v);
+		else if (toml_type(v) != TOML_STRING ||
+			 config_parse_bytes(toml_string(v), &bytes) < 0)
+			return err_set(err,
+				       "%s:%d: %s must be a byte size such as 268435456 or "
+				       "\"256MiB\"",
+				       st->name, toml_line(v), path);
+		*(uint64_t *)field = bytes;
+		return 0;
+	}
 	case K_DURATION:
 	case K_TIMEOUT_MS: {
 		uint64_t secs;
@@ -500,6 +525,14 @@ static int validate(struct kms_config *c, const char *name, struct err *err)
 	if (c->auth_type == AUTH_KIND_STATIC && !c->static_file[0])
 		return err_set(
 		    err, "%s: [core.auth_api.static] file must be set for type = \"static\"", name);
+	if (c->max_buffered_bytes < config_max_body_limit(c) + (1u << 20))
+		return err_set(
+		    err,
+		    "%s: [rpc] max_buffered_bytes = %llu is below the largest request "
+		    "the KMS accepts (%llu bytes: the largest [rpc.limits] entry + 1 MiB "
+		    "of headroom); no such request could be read",
+		    name, (unsigned long long)c->max_buffered_bytes,
+		    (unsigned long long)(config_max_body_limit(c) + (1u << 20)));
 	if (log_level_parse(c->log_level) < 0)
 		return err_set(err,
 			       "%s: [default] log_level \"%s\" is not one of error, warn, "

@@ -49,6 +49,7 @@ struct kms_config {
 	/* extension: admission limits of the listeners (net/http_server.h) */
 	int max_connections;		/* 0 = 4096 */
 	int max_connections_per_client; /* 0 = 64 */
+	uint64_t max_buffered_bytes;	/* request bytes held, per listener */
 	uint64_t header_timeout_ms;	/* headers (and TLS handshake) due within */
 	uint64_t read_timeout_ms;	/* the whole request due within */
 

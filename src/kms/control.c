@@ -300,6 +300,9 @@ int control_status_json(struct kms_control *c, struct buf *out, struct err *err)
 				    json_integer((json_int_t)st.header_timeouts));
 		json_object_set_new(cn, "read_timeouts",
 				    json_integer((json_int_t)st.read_timeouts));
+		json_object_set_new(cn, "max_buffered_bytes_cuts",
+				    json_integer((json_int_t)st.buffered_cuts));
+		json_object_set_new(cn, "buffered_bytes", json_integer((json_int_t)st.buffered));
 		json_object_set_new(o, "connections", cn);
 	}
 	json_object_set_new(o, "release_log", json_string(cfg->audit_file));

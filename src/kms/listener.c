@@ -16,6 +16,7 @@ struct http_server_limits kms_listener_limits(const struct kms_config *c)
 	    .max_connections_per_client = c->max_connections_per_client,
 	    .header_timeout_ms = (long)c->header_timeout_ms,
 	    .read_timeout_ms = (long)c->read_timeout_ms,
+	    .max_buffered = (size_t)c->max_buffered_bytes,
 	};
 }
 

@@ -67,6 +67,12 @@ int metrics_render_admission(const char *listener, const struct http_server_stat
 			 "# TYPE dstack_kms_connections_open gauge\n"
 			 "dstack_kms_connections_open{listener=\"%s\"} %llu\n",
 			 listener, st->open);
+	rc |= buf_printf(o,
+			 "# HELP dstack_kms_request_bytes_buffered Bytes received for requests "
+			 "not yet answered.\n"
+			 "# TYPE dstack_kms_request_bytes_buffered gauge\n"
+			 "dstack_kms_request_bytes_buffered{listener=\"%s\"} %llu\n",
+			 listener, st->buffered);
 	rc |= buf_printf(o, "# HELP dstack_kms_connections_refused_total Connections refused or "
 			    "cut by the admission limits.\n"
 			    "# TYPE dstack_kms_connections_refused_total counter\n");
@@ -76,7 +82,8 @@ int metrics_render_admission(const char *listener, const struct http_server_stat
 	} rows[] = {{"max_connections", st->refused_global},
 		    {"max_connections_per_client", st->refused_per_client},
 		    {"header_timeout", st->header_timeouts},
-		    {"read_timeout", st->read_timeouts}};
+		    {"read_timeout", st->read_timeouts},
+		    {"max_buffered_bytes", st->buffered_cuts}};
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
 		rc |= buf_printf(
 		    o,

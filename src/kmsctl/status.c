@@ -260,10 +260,12 @@ static void print_readable(json_t *d)
 	if (json_is_object(c))
 		line("connections",
 		     "%lld open; refused %lld (max_connections), %lld (per client); cut %lld "
-		     "(header deadline), %lld (request deadline)",
+		     "(header deadline), %lld (request deadline), %lld (max_buffered_bytes); "
+		     "%lld request bytes held",
 		     num(c, "open", 0), num(c, "refused_max_connections", 0),
 		     num(c, "refused_max_connections_per_client", 0), num(c, "header_timeouts", 0),
-		     num(c, "read_timeouts", 0));
+		     num(c, "read_timeouts", 0), num(c, "max_buffered_bytes_cuts", 0),
+		     num(c, "buffered_bytes", 0));
 	json_t *col = json_object_get(d, "collateral");
 	size_t i;
 	json_t *e;

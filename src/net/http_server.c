@@ -26,6 +26,13 @@
  * the clock. libevent 2.1 has no hook at request creation, so the header
  * end is found by this scan rather than by evhttp's parser; a disagreement
  * only moves a request from the header deadline to the (later) request one.
+ * The same input callback counts every byte received into the server-wide
+ * budget of request bytes held (max_buffered) until the request's answer is
+ * sent or the connection closes; a connection that takes the total past it
+ * is closed by its timer (never from inside libevent's read path). When
+ * the bytes held fall back after a peak of at least TRIM_PEAK, the freed heap
+ * is handed back to the kernel (malloc_trim), so a burst of large bodies does
+ * not leave the process at its peak size.
  */
 #include "net/http_server.h"
 
@@ -55,6 +62,7 @@
 #include <time.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 struct conn;
@@ -96,7 +104,11 @@ struct http_server {
 	struct admission *adm;
 	long header_timeout_ms, read_timeout_ms;
 	_Atomic unsigned long long n_open, n_refused_global, n_refused_client, n_header_cut,
-	    n_read_cut;
+	    n_read_cut, n_buffered_cut;
+	size_t max_buffered;
+	_Atomic size_t buffered;      /* request bytes held, all connections */
+	_Atomic size_t buffered_peak; /* highest since the last trim */
+	_Atomic long long last_trim_ms;
 	struct ratelog refuse_log, cut_log;
 };
 
@@ -312,6 +324,8 @@ struct conn {
 	long long start_ms; /* accept, or the first byte of a later request */
 	int line_len;	    /* header scan: bytes on the current line */
 	int seen_line;	    /* header scan: a non-empty line was seen */
+	size_t held;	    /* bytes counted in the server's budget */
+	int over_budget;    /* to be closed by its timer */
 	struct http_deferred *deferred;
 	char ip[INET6_ADDRSTRLEN];
 };
@@ -350,6 +364,41 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
+/* Request bytes of a large burst are freed: return the heap to the kernel
+ * once the bytes held are down to a quarter of the peak (at most once a
+ * second; malloc_trim walks every arena). */
+#define TRIM_PEAK ((size_t)32 << 20)
+
+static void budget_give_back(struct http_server *s, size_t n)
+{
+	if (!n)
+		return;
+	size_t now = atomic_fetch_sub(&s->buffered, n) - n;
+	size_t peak = atomic_load(&s->buffered_peak);
+	if (peak < TRIM_PEAK || now > peak / 4)
+		return;
+	long long t = now_ms(), last = atomic_load(&s->last_trim_ms);
+	if (t - last < 1000 || !atomic_compare_exchange_strong(&s->last_trim_ms, &last, t))
+		return;
+	atomic_store(&s->buffered_peak, now);
+	malloc_trim(0);
+}
+
+static void budget_take(struct http_server *s, struct conn *c, size_t n)
+{
+	size_t now = atomic_fetch_add(&s->buffered, n) + n;
+	c->held += n;
+	size_t peak = atomic_load(&s->buffered_peak);
+	while (now > peak && !atomic_compare_exchange_weak(&s->buffered_peak, &peak, now))
+		;
+	if (now > s->max_buffered && !c->over_budget &&
+	    (c->phase == PH_HEADERS || c->phase == PH_BODY)) {
+		/* closed from its timer, outside libevent's read path */
+		c->over_budget = 1;
+		event_active(c->timer, EV_TIMEOUT, 1);
+	}
+}
+
 /* The connection is going away (evhttp closes it, or we are about to):
  * give back its slot and detach everything that points at it. */
 static void conn_release(struct conn *c)
@@ -368,6 +417,8 @@ static void conn_release(struct conn *c)
 		admission_release(s->adm, c->slot);
 		atomic_fetch_sub(&s->n_open, 1);
 	}
+	budget_give_back(s, c->held);
+	c->held = 0;
 	conn_free(c);
 }
 
@@ -448,6 +499,7 @@ static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, v
 		request_begin(c, now_ms());
 	if (c->phase == PH_HEADERS)
 		scan_headers(c, in, info->n_added);
+	budget_take(c->w->srv, c, info->n_added);
 }
 
 /* The answer is out: a keep-alive connection may begin its next request
@@ -457,7 +509,14 @@ static void on_reply_sent(struct evhttp_request *req, void *arg)
 	(void)req;
 	struct conn *c = arg;
 	c->phase = PH_IDLE;
+	c->over_budget = 0;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
+	/* the answered request's bytes are free; a pipelined next one's stay */
+	size_t keep = evbuffer_get_length(in);
+	if (keep < c->held) {
+		budget_give_back(c->w->srv, c->held - keep);
+		c->held = keep;
+	}
 	if (evbuffer_get_length(in)) {
 		request_begin(c, now_ms());
 		scan_headers(c, in, evbuffer_get_length(in));
@@ -539,6 +598,21 @@ static void cut(struct conn *c)
 	conn_close(c);
 }
 
+/* The budget of request bytes ran out while this connection's request was
+ * still arriving: close it (the request it carried is not answered). */
+static void cut_over_budget(struct conn *c)
+{
+	struct http_server *s = c->w->srv;
+	atomic_fetch_add(&s->n_buffered_cut, 1);
+	unsigned long dropped;
+	if (ratelog_allow(&s->cut_log, 10000, &dropped))
+		log_warn("%s server: closed a connection from %s: requests not yet answered hold "
+			 "%zu bytes, over the %zu-byte budget; %lu more closed without a line in "
+			 "the last 10 s",
+			 s->name, c->ip, atomic_load(&s->buffered), s->max_buffered, dropped);
+	conn_close(c);
+}
+
 static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -546,6 +620,8 @@ static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	if (c->phase == PH_NEW)
 		admit(c);
+	else if (c->over_budget && (c->phase == PH_HEADERS || c->phase == PH_BODY))
+		cut_over_budget(c);
 	else if (c->phase == PH_HEADERS || c->phase == PH_BODY)
 		cut(c);
 }
@@ -1290,6 +1366,9 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct e
 	    l->header_timeout_ms > 0 ? l->header_timeout_ms : HTTP_DEFAULT_HEADER_TIMEOUT_MS;
 	s->read_timeout_ms =
 	    l->read_timeout_ms > 0 ? l->read_timeout_ms : HTTP_DEFAULT_READ_TIMEOUT_MS;
+	s->max_buffered = l->max_buffered > 0 ? l->max_buffered : HTTP_DEFAULT_MAX_BUFFERED;
+	if (s->max_buffered < o->max_body)
+		s->max_buffered = o->max_body;
 	s->refuse_log = (struct ratelog)RATELOG_INIT;
 	s->cut_log = (struct ratelog)RATELOG_INIT;
 	s->n = o->workers > 0 ? o->workers : 1;
@@ -1402,4 +1481,6 @@ void http_server_stats(const struct http_server *s, struct http_server_stats *ou
 	out->refused_per_client = atomic_load(&s->n_refused_client);
 	out->header_timeouts = atomic_load(&s->n_header_cut);
 	out->read_timeouts = atomic_load(&s->n_read_cut);
+	out->buffered_cuts = atomic_load(&s->n_buffered_cut);
+	out->buffered = atomic_load(&s->buffered);
 }

@@ -17,8 +17,11 @@
  * two deadlines per request that a client trickling bytes cannot stretch:
  * the headers (TLS handshake included) and the whole request must each be
  * complete within a fixed time of the request's first byte (of accept, for
- * the first request). Refusals and cut-offs are counted and logged at most
- * once per 10 s with the number suppressed.
+ * the first request). A server-wide budget bounds the bytes held for
+ * requests not yet answered (max_buffered): many partial bodies, each under
+ * max_body, cannot add up to more; the connection that would pass it is
+ * closed. Refusals and cut-offs are counted and logged at most once per 10 s
+ * with the number suppressed.
  */
 #ifndef NET_HTTP_SERVER_H
 #define NET_HTTP_SERVER_H
@@ -79,12 +82,17 @@ struct http_server_limits {
 	int max_connections_per_client;
 	long header_timeout_ms; /* request line and headers complete (default 10000) */
 	long read_timeout_ms;	/* the whole request read (default 30000) */
+	/* bytes received for requests not yet answered, all connections
+	 * together (default 256 MiB; raised to max_body when below it): the
+	 * connection whose bytes would go past it is closed */
+	size_t max_buffered;
 };
 
 #define HTTP_DEFAULT_MAX_CONNECTIONS 4096
 #define HTTP_DEFAULT_MAX_CONNECTIONS_PER_CLIENT 64
 #define HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
 #define HTTP_DEFAULT_READ_TIMEOUT_MS 30000
+#define HTTP_DEFAULT_MAX_BUFFERED ((size_t)256 << 20)
 
 struct http_server_stats {
 	unsigned long long open;	       /* connections open now */
@@ -92,6 +100,8 @@ struct http_server_stats {
 	unsigned long long refused_per_client; /* over max_connections_per_client */
 	unsigned long long header_timeouts;    /* cut at the header deadline */
 	unsigned long long read_timeouts;      /* cut at the whole-request deadline */
+	unsigned long long buffered_cuts;      /* closed: max_buffered reached */
+	unsigned long long buffered;	       /* request bytes held now */
 };
 
 struct http_server_opts {

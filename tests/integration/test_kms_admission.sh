@@ -13,6 +13,9 @@
 #  - whole-request deadline: a body trickled slowly is cut at it;
 #  - a Content-Length above the hard cap is answered 413 before any body
 #    byte is sent; 100 concurrent partial 19 MB bodies leave RSS bounded;
+#  - the budget of request bytes held: 100 partial bodies under the cap
+#    past a 32 MiB budget are closed, memory bounded and given back; a
+#    budget below the largest request is refused at start;
 #  - GetMeta is served after each; auth-eth's caps (env vars) briefly.
 set -u
 cd "$(dirname "$0")/../.."
@@ -152,6 +155,42 @@ r=$($AC partial "$PORT" 100 9000000 1048576)
 echo "# control, 100 partial 9 MB bodies (below the cap): $r; RSS ${before} -> $(hwm) KiB peak"
 check getmeta_after_partial_bodies getmeta_ok
 stop_kms
+
+# --- the budget of request bytes held ([rpc] max_buffered_bytes) -----------------------
+# 100 bodies under the hard cap, 1 MiB of each sent, add up to 100 MiB: with
+# a 32 MiB budget at least 68 connections must be closed, the KMS's memory
+# stays near budget + baseline, and once the clients are gone the bytes held
+# are only the metrics request's and the heap is handed back.
+start_kms budget 'max_connections_per_client = 200
+max_buffered_bytes = "32MiB"'
+anon() { awk '/^RssAnon/ { print $2 }' "/proc/$KPID/status"; }
+metric() { curl -sk --max-time 5 "https://127.0.0.1:$PORT/metrics" | sed -n "s/^$1 //p"; }
+before=$(anon)
+r=$($AC partial "$PORT" 100 9000000 1048576)
+peak=$(hwm)
+echo "# 100 partial 9 MB bodies (1 MiB sent each), 32 MiB budget: $r; RssAnon before ${before} KiB, VmHWM ${peak} KiB"
+held=$(echo "$r" | tr ';=' '\n\n' | sed -n 's/^TimeoutError:\([0-9]*\)$/\1/p')
+held=${held:-0}
+if [ "$held" -le 32 ]; then pass budget_holds_at_most_32_bodies; else fail budget_holds_at_most_32_bodies "$r"; fi
+cuts=$(metric 'dstack_kms_connections_refused_total{listener="rpc",reason="max_buffered_bytes"}')
+echo "# closed by the budget: ${cuts:-?} (metrics)"
+if [ "${cuts:-0}" -ge 68 ]; then pass budget_cuts_counted; else fail budget_cuts_counted "cuts=${cuts:-none}: $r"; fi
+if [ $((peak - before)) -lt 81920 ]; then pass budget_bounds_memory; else fail budget_bounds_memory "VmHWM ${peak} KiB, RssAnon before ${before} KiB"; fi
+n=$(grep -c "over the 33554432-byte budget" "$LOG")
+if [ "$n" -ge 1 ] && [ "$n" -le 2 ]; then pass budget_cut_logged_rate_limited; else fail budget_cut_logged_rate_limited "$n lines"; fi
+# the one request held now is the GET /metrics that reads the gauge
+b=$(metric 'dstack_kms_request_bytes_buffered{listener="rpc"}')
+if [ -n "$b" ] && [ "$b" -lt 1024 ]; then pass budget_bytes_held_back_to_metrics_request; else fail budget_bytes_held_back_to_metrics_request "gauge '${b}' bytes"; fi
+after=$(anon)
+echo "# RssAnon after the clients left: ${after} KiB"
+if [ "$after" -lt $((before + 16384)) ]; then pass budget_memory_given_back; else fail budget_memory_given_back "RssAnon ${before} -> ${after} KiB"; fi
+check getmeta_after_budget getmeta_ok
+stop_kms
+kms_config "$TMP/small-budget.toml" "$(free_port)" 'max_buffered_bytes = "4MiB"'
+out=$("$KMS" --config "$TMP/small-budget.toml" 2>&1)
+rc=$?
+expect_eq budget_below_body_limit_refused "$rc $(echo "$out" | grep -o 'max_buffered_bytes = 4194304 is below the largest request the KMS accepts (11534336 bytes' | head -1)" \
+  "1 max_buffered_bytes = 4194304 is below the largest request the KMS accepts (11534336 bytes"
 
 # --- auth-eth: the same caps through its env vars ---------------------------------------
 AEPORT=$(free_port)

@@ -67,6 +67,29 @@ TEST(test_config_reads_admission_limits)
 	CHECK(load(&c, "[rpc]\nmax_connections = -1\n", &e) < 0);
 }
 
+TEST(test_config_max_buffered_bytes_at_least_the_largest_request)
+{
+	struct kms_config c;
+	struct err e;
+	CHECK_OK(load(&c, "[rpc]\n", &e), &e);
+	CHECK_EQ_INT(c.max_buffered_bytes, 256 * 1024 * 1024);
+	CHECK_OK(load(&c, "[rpc]\nmax_buffered_bytes = \"64MiB\"\n", &e), &e);
+	CHECK_EQ_INT(c.max_buffered_bytes, 64 * 1024 * 1024);
+	CHECK_OK(load(&c, "[rpc]\nmax_buffered_bytes = 12582912\n", &e), &e);
+	CHECK_EQ_INT(c.max_buffered_bytes, 12 * 1024 * 1024);
+	/* 11 MiB: the default 10 MiB limit + 1 MiB is the largest request */
+	CHECK(load(&c, "[rpc]\nmax_buffered_bytes = \"10MiB\"\n", &e) < 0);
+	CHECK_CONTAINS(e.msg, "max_buffered_bytes = 10485760 is below the largest request the "
+			      "KMS accepts (11534336 bytes");
+	/* a larger [rpc.limits] entry raises the minimum with it */
+	CHECK(load(&c,
+		   "[rpc]\nmax_buffered_bytes = \"16MiB\"\n[rpc.limits]\nSignCert = \"20MiB\"\n",
+		   &e) < 0);
+	CHECK_CONTAINS(e.msg, "(22020096 bytes");
+	CHECK(load(&c, "[rpc]\nmax_buffered_bytes = \"lots\"\n", &e) < 0);
+	CHECK_CONTAINS(e.msg, "max_buffered_bytes must be a byte size");
+}
+
 TEST(test_config_example_file_loads_without_warnings)
 {
 	struct kms_config c;
