@@ -50,13 +50,23 @@ for f in $(grep -lE 'ERROR SUMMARY: [1-9]|definitely lost: [1-9]' "$VG"/*.log 2>
   echo "---- $f"
   sed -n '1,120p' "$f"
 done
+# VALGRIND_ALLOW_FAIL: space-separated check names (as in "FAIL: name: why")
+# whose failure is reported but does not fail the run — only timing checks a
+# 20-50x slower process cannot meet, each with its reason where it is set.
+# None is needed today for test_kms_rpc test_kms_release test_auth_eth.
+allow=" ${VALGRIND_ALLOW_FAIL:-} "
 passed=$(grep -c '^PASS: ' "$log")
-failed=$(grep -c '^FAIL: ' "$log")
 skipped=$(grep -c '^SKIP: ' "$log")
-if [ "$failed" -gt 0 ]; then
-  echo "test-valgrind: failed checks:"
-  grep '^FAIL: ' "$log" | cut -c1-300 | sed 's/^/  /'
-fi
-echo "test-valgrind: $passed passed, $failed failed, $skipped skipped; $nlogs processes under memcheck; took ${secs} s"
+failed=0
+allowed=0
+while IFS= read -r line; do
+  name=${line#FAIL: }
+  name=${name%%:*}
+  case "$allow" in
+  *" $name "*) allowed=$((allowed + 1)); echo "test-valgrind: allowed failure (VALGRIND_ALLOW_FAIL): ${line:0:300}" ;;
+  *) failed=$((failed + 1)); echo "test-valgrind: failed check: ${line:0:300}" ;;
+  esac
+done < <(grep '^FAIL: ' "$log")
+echo "test-valgrind: $passed passed, $failed failed, $skipped skipped; $allowed allowed failures; $nlogs processes under memcheck; took ${secs} s"
 [ "$bad" -eq 0 ] || { echo "test-valgrind: memcheck errors (above)"; exit 1; }
 [ "$failed" -eq 0 ]

@@ -45,9 +45,18 @@ struct audit_log;
  * line. A torn last line (no LF, or not a valid entry) is cut off with a
  * warning naming the offset; a chain broken before the last line refuses
  * the open (an edited log is never silently extended). Messages name path.
+ * A log over 128 KiB is checked at open over its last 64 KiB only (the
+ * chain continues from the first line there), so start-up time and memory
+ * do not grow with the log; a thread checks the lines before them meanwhile
+ * (audit_check_state), and if they do not verify, or do not lead to that
+ * line, every later append is refused with the reason.
  */
 struct audit_log *audit_open(const char *path, struct err *err);
-void audit_close(struct audit_log *a); /* NULL is fine */
+void audit_close(struct audit_log *a); /* NULL is fine; stops that thread */
+
+enum { AUDIT_CHECK_OK, AUDIT_CHECK_RUNNING, AUDIT_CHECK_BROKEN };
+/* The state of that check; for BROKEN, why (the refusal message) too. */
+int audit_check_state(struct audit_log *a, char *why, size_t whylen);
 
 /*
  * Appends r; returns once the line is on disk (0) or could not be written
@@ -71,7 +80,7 @@ struct audit_verify {
 };
 
 /*
- * Checks a whole log: every line parses, seq runs 1, 2, 3 … (a gap is a
+ * Checks a whole log, in bounded memory: every line parses, seq runs 1, 2, 3 … (a gap is a
  * missing line), prev equals the hash of the line before (an edited or
  * removed line breaks it). Returns 0 when the file is entirely good, 1 with
  * res->bad_line / reason set when it is not, -1 when it cannot be read.
